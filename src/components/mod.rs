@@ -1,0 +1,24 @@
+//! The page's Yew components, one per file.
+
+mod app;
+mod backend;
+mod comparison;
+mod footer;
+mod header;
+mod intro;
+mod language_switch;
+mod model_card;
+
+pub use app::App;
+
+use yew::prelude::*;
+
+use crate::i18n::{Lang, Strings};
+
+/// Returns the string table of the language that `App` provides as context.
+///
+/// Falls back to English for a component rendered outside `App`.
+#[hook]
+pub fn use_strings() -> &'static Strings {
+    use_context::<Lang>().unwrap_or(Lang::En).strings()
+}
