@@ -55,9 +55,10 @@ pub struct LayerCache<F> {
     pub mlp_rstd: Array1<F>,
     /// (N, C) input of W1 after pre-norm.
     pub m: Array2<F>,
-    /// (N, 4C) before and after GELU.
+    /// (N, 4C) before and after GELU, and GELU's tanh term.
     pub h: Array2<F>,
     pub h_act: Array2<F>,
+    pub h_tanh: Array2<F>,
     /// (N, C) residual stream leaving the block.
     pub x_out: Array2<F>,
 }
@@ -72,6 +73,8 @@ pub struct ForwardCache<F> {
     pub final_n: Array2<F>,
     /// (N, V)
     pub logits: Array2<F>,
+    /// (N, V) softmax of the logits.
+    pub probs: Array2<F>,
     /// Weighted mean cross-entropy of the batch.
     pub loss: f64,
     /// (N) cross-entropy of every position's prediction.
@@ -154,7 +157,7 @@ pub fn forward<F: Scalar>(config: &ModelConfig, layout: &Layout, params: &Tensor
         // x = x + GELU(RMSNorm(x) W1) W2
         let (m, mlp_rstd) = ops::rmsnorm_forward(x_mid.view(), params.vec(layout, ids.mlp_norm));
         let h = m.dot(&params.mat(layout, ids.w1));
-        let h_act = ops::gelu_forward(h.view());
+        let (h_act, h_tanh) = ops::gelu_forward(h.view());
         let x_out = &x_mid + &h_act.dot(&params.mat(layout, ids.w2));
         x = x_out.clone();
         layers.push(LayerCache {
@@ -177,6 +180,7 @@ pub fn forward<F: Scalar>(config: &ModelConfig, layout: &Layout, params: &Tensor
             m,
             h,
             h_act,
+            h_tanh,
             x_out,
         });
     }
@@ -184,8 +188,8 @@ pub fn forward<F: Scalar>(config: &ModelConfig, layout: &Layout, params: &Tensor
     // logits = RMSNorm(x) Wlm
     let (final_n, final_rstd) = ops::rmsnorm_forward(x.view(), params.vec(layout, layout.final_norm));
     let logits = final_n.dot(&params.mat(layout, layout.lm_head));
-    let (loss, row_loss) = ops::cross_entropy_forward(logits.view(), &batch.targets, &batch.weights);
-    ForwardCache { layers, x_final: x, final_rstd, final_n, logits, loss, row_loss }
+    let (loss, row_loss, probs) = ops::cross_entropy_forward(logits.view(), &batch.targets, &batch.weights);
+    ForwardCache { layers, x_final: x, final_rstd, final_n, logits, probs, loss, row_loss }
 }
 
 /// Computes the gradient of the batch's loss with respect to every parameter.
@@ -203,7 +207,7 @@ pub fn backward<F: Scalar>(
     let mut grads = Tensors::zeros(layout);
 
     // logits = RMSNorm(x) Wlm
-    let dlogits = ops::cross_entropy_backward(cache.logits.view(), &batch.targets, &batch.weights);
+    let dlogits = ops::cross_entropy_backward(cache.probs.view(), &batch.targets, &batch.weights);
     let lm_head = params.mat(layout, layout.lm_head);
     grads.mat_mut(layout, layout.lm_head).assign(&cache.final_n.t().dot(&dlogits));
     let dfinal_n = dlogits.dot(&lm_head.t());
@@ -222,7 +226,7 @@ pub fn backward<F: Scalar>(
         let dx_out = dx;
         grads.mat_mut(layout, ids.w2).assign(&lc.h_act.t().dot(&dx_out));
         let dh_act = dx_out.dot(&params.mat(layout, ids.w2).t());
-        let dh = ops::gelu_backward(dh_act.view(), lc.h.view());
+        let dh = ops::gelu_backward(dh_act.view(), lc.h.view(), lc.h_tanh.view());
         grads.mat_mut(layout, ids.w1).assign(&lc.m.t().dot(&dh));
         let dm = dh.dot(&params.mat(layout, ids.w1).t());
         let (dx_mid_norm, dgain_mlp) =
@@ -285,8 +289,8 @@ pub fn backward<F: Scalar>(
         dn += &dk_raw.dot(&params.mat(layout, ids.wk).t());
         dn += &dv_raw.dot(&params.mat(layout, ids.wv).t());
         // gate values act(n Wg)
-        if let (Some(wg), Some(dgate), Some(z)) = (ids.wg, dgate, lc.gate_z.as_ref()) {
-            let dz = ops::gate_act_backward(dgate.view(), z.view(), variant.act);
+        if let (Some(wg), Some(dgate), Some(z), Some(g)) = (ids.wg, dgate, lc.gate_z.as_ref(), lc.gate.as_ref()) {
+            let dz = ops::gate_act_backward(dgate.view(), z.view(), g.view(), variant.act);
             grads.mat_mut(layout, wg).assign(&nt.dot(&dz));
             dn += &dz.dot(&params.mat(layout, wg).t());
         }

@@ -75,21 +75,36 @@ pub fn rmsnorm_backward<F: Scalar>(
 const GELU_K: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
 const GELU_A: f64 = 0.044_715;
 
-pub fn gelu_forward<F: Scalar>(x: ArrayView2<F>) -> Array2<F> {
+/// tanh(u) = 1 - 2 / (exp(2u) + 1). One exp is several times cheaper than
+/// libm's tanh, and GELU uses tanh inside 1 + tanh, where the absolute error
+/// (about one unit in the last place of 1) is what matters.
+#[inline]
+fn fast_tanh<F: Scalar>(u: F) -> F {
+    let two = F::of(2.0);
+    // exp overflows to inf for large u, which still gives 1 - 0 = 1.
+    F::one() - two / ((two * u).exp() + F::one())
+}
+
+/// Returns GELU(x) and the tanh term of each element, which the backward pass
+/// reuses.
+pub fn gelu_forward<F: Scalar>(x: ArrayView2<F>) -> (Array2<F>, Array2<F>) {
     let k = F::of(GELU_K);
     let a = F::of(GELU_A);
     let half = F::of(0.5);
-    x.mapv(|v| half * v * (F::one() + (k * (v + a * v * v * v)).tanh()))
+    let tanh = x.mapv(|v| fast_tanh(k * (v + a * v * v * v)));
+    let mut out = Array2::zeros(x.dim());
+    Zip::from(&mut out).and(x).and(&tanh).for_each(|o, &v, &t| *o = half * v * (F::one() + t));
+    (out, tanh)
 }
 
-pub fn gelu_backward<F: Scalar>(dout: ArrayView2<F>, x: ArrayView2<F>) -> Array2<F> {
+/// d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2), with t the saved tanh.
+pub fn gelu_backward<F: Scalar>(dout: ArrayView2<F>, x: ArrayView2<F>, tanh: ArrayView2<F>) -> Array2<F> {
     let k = F::of(GELU_K);
     let a = F::of(GELU_A);
     let half = F::of(0.5);
     let three = F::of(3.0);
     let mut dx = Array2::zeros(x.dim());
-    Zip::from(&mut dx).and(dout).and(x).for_each(|d, &g, &v| {
-        let t = (k * (v + a * v * v * v)).tanh();
+    Zip::from(&mut dx).and(dout).and(x).and(tanh).for_each(|d, &g, &v, &t| {
         let dt = (F::one() - t * t) * k * (F::one() + three * a * v * v);
         *d = g * half * ((F::one() + t) + v * dt);
     });
@@ -116,14 +131,17 @@ pub fn gate_act_forward<F: Scalar>(z: ArrayView2<F>, act: GateAct) -> Array2<F> 
     }
 }
 
-/// sigmoid' = s (1 - s); silu' = s (1 + z (1 - s)).
-pub fn gate_act_backward<F: Scalar>(dgate: ArrayView2<F>, z: ArrayView2<F>, act: GateAct) -> Array2<F> {
+/// sigmoid' = s (1 - s); silu' = s (1 + z (1 - s)). `gate` holds the forward
+/// values act(z): for sigmoid it is s itself, so no exp is recomputed.
+pub fn gate_act_backward<F: Scalar>(dgate: ArrayView2<F>, z: ArrayView2<F>, gate: ArrayView2<F>, act: GateAct) -> Array2<F> {
     let mut dz = Array2::zeros(z.dim());
-    Zip::from(&mut dz).and(dgate).and(z).for_each(|d, &g, &v| {
-        let s = sigmoid(v);
+    Zip::from(&mut dz).and(dgate).and(z).and(gate).for_each(|d, &g, &v, &value| {
         let slope = match act {
-            GateAct::Sigmoid => s * (F::one() - s),
-            GateAct::Silu => s * (F::one() + v * (F::one() - s)),
+            GateAct::Sigmoid => value * (F::one() - value),
+            GateAct::Silu => {
+                let s = sigmoid(v);
+                s * (F::one() + v * (F::one() - s))
+            }
         };
         *d = g * slope;
     });
@@ -425,15 +443,23 @@ pub fn attention_backward<F: Scalar>(
 // ---------------------------------------------------------------------------
 // Cross-entropy: loss = sum_i w_i (logsumexp(logits_i) - logits_i[target_i]) / sum_i w_i
 
-/// Returns the weighted mean loss and each row's loss (rows with weight 0 get
-/// their loss too, for per-position metrics). Accumulates in f64.
-pub fn cross_entropy_forward<F: Scalar>(logits: ArrayView2<F>, targets: &[u32], weights: &[f32]) -> (f64, Vec<f64>) {
+/// Returns the weighted mean loss, each row's loss (rows with weight 0 get
+/// their loss too, for per-position metrics) and the softmax probabilities
+/// (N, V), which the backward pass reuses. Accumulates the loss in f64.
+pub fn cross_entropy_forward<F: Scalar>(logits: ArrayView2<F>, targets: &[u32], weights: &[f32]) -> (f64, Vec<f64>, Array2<F>) {
     let mut per_row = Vec::with_capacity(targets.len());
+    let mut probs = Array2::zeros(logits.dim());
     let mut total = 0.0;
     let mut weight_sum = 0.0;
     for (i, row) in logits.axis_iter(Axis(0)).enumerate() {
         let m = row.iter().copied().fold(F::neg_infinity(), F::max);
-        let sum: F = row.iter().map(|&z| (z - m).exp()).sum();
+        let mut prow = probs.row_mut(i);
+        let mut sum = F::zero();
+        for (p, &z) in prow.iter_mut().zip(row) {
+            *p = (z - m).exp();
+            sum += *p;
+        }
+        prow.mapv_inplace(|p| p / sum);
         let lse = m.as_f64() + sum.as_f64().ln();
         let loss = lse - row[targets[i] as usize].as_f64();
         per_row.push(loss);
@@ -441,27 +467,24 @@ pub fn cross_entropy_forward<F: Scalar>(logits: ArrayView2<F>, targets: &[u32], 
         weight_sum += weights[i] as f64;
     }
     let mean = if weight_sum > 0.0 { total / weight_sum } else { 0.0 };
-    (mean, per_row)
+    (mean, per_row, probs)
 }
 
-/// dlogits_i = w_i (softmax(logits_i) - onehot(target_i)) / sum_j w_j.
-pub fn cross_entropy_backward<F: Scalar>(logits: ArrayView2<F>, targets: &[u32], weights: &[f32]) -> Array2<F> {
+/// dlogits_i = w_i (softmax(logits_i) - onehot(target_i)) / sum_j w_j, with
+/// the softmax `probs` saved by the forward pass.
+pub fn cross_entropy_backward<F: Scalar>(probs: ArrayView2<F>, targets: &[u32], weights: &[f32]) -> Array2<F> {
     let weight_sum: f64 = weights.iter().map(|&w| w as f64).sum();
-    let mut dlogits = Array2::zeros(logits.dim());
+    let mut dlogits = Array2::zeros(probs.dim());
     if weight_sum <= 0.0 {
         return dlogits;
     }
-    for (i, row) in logits.axis_iter(Axis(0)).enumerate() {
+    for (i, prow) in probs.axis_iter(Axis(0)).enumerate() {
         if weights[i] == 0.0 {
             continue;
         }
         let scale = F::of(weights[i] as f64 / weight_sum);
-        let m = row.iter().copied().fold(F::neg_infinity(), F::max);
-        let sum: F = row.iter().map(|&z| (z - m).exp()).sum();
         let mut drow = dlogits.row_mut(i);
-        for (j, &z) in row.iter().enumerate() {
-            drow[j] = (z - m).exp() / sum * scale;
-        }
+        Zip::from(&mut drow).and(prow).for_each(|d, &p| *d = p * scale);
         drow[targets[i] as usize] -= scale;
     }
     dlogits

@@ -65,8 +65,16 @@ fn gelu_backward_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let x = random_matrix(&mut rng, 3, 17, 4.0);
     let w = random_matrix(&mut rng, 3, 17, 1.0);
-    let dx = ops::gelu_backward(w.view(), x.view());
-    check_input("gelu", &x, &dx, |x| weighted_sum(&w, &ops::gelu_forward(x.view())));
+    let (_, tanh) = ops::gelu_forward(x.view());
+    let dx = ops::gelu_backward(w.view(), x.view(), tanh.view());
+    check_input("gelu", &x, &dx, |x| weighted_sum(&w, &ops::gelu_forward(x.view()).0));
+    // The exp-based tanh matches libm's to f64 rounding.
+    for v in [-30.0, -3.0, -0.5, -1e-3, 0.0, 1e-3, 0.7, 4.0, 50.0] {
+        let (out, _) = ops::gelu_forward(ndarray::arr2(&[[v]]).view());
+        let u: f64 = 0.797_884_560_802_865_4 * (v + 0.044_715 * v * v * v);
+        let reference = 0.5 * v * (1.0 + u.tanh());
+        assert!((out[[0, 0]] - reference).abs() < 1e-15 * v.abs().max(1.0), "gelu({v})");
+    }
 }
 
 #[test]
@@ -76,7 +84,8 @@ fn gate_activations_match_finite_differences() {
     let z = random_matrix(&mut rng, 4, 9, 12.0);
     let w = random_matrix(&mut rng, 4, 9, 1.0);
     for act in [GateAct::Sigmoid, GateAct::Silu] {
-        let dz = ops::gate_act_backward(w.view(), z.view(), act);
+        let gate = ops::gate_act_forward(z.view(), act);
+        let dz = ops::gate_act_backward(w.view(), z.view(), gate.view(), act);
         check_input(&format!("{act:?}"), &z, &dz, |z| weighted_sum(&w, &ops::gate_act_forward(z.view(), act)));
     }
 }
@@ -178,7 +187,8 @@ fn cross_entropy_backward_matches_finite_differences() {
     let logits = random_matrix(&mut rng, 6, 11, 3.0);
     let targets: Vec<u32> = (0..6).map(|i| (i * 3 % 11) as u32).collect();
     let weights = vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
-    let d = ops::cross_entropy_backward(logits.view(), &targets, &weights);
+    let (_, _, probs) = ops::cross_entropy_forward(logits.view(), &targets, &weights);
+    let d = ops::cross_entropy_backward(probs.view(), &targets, &weights);
     check_input("cross-entropy", &logits, &d, |l| ops::cross_entropy_forward(l.view(), &targets, &weights).0);
     assert!(d.row(1).iter().all(|&x| x == 0.0), "unscored rows get no gradient");
 }
