@@ -149,7 +149,8 @@ fn progress_bar(steps: u64, label: &str, quiet: bool) -> ProgressBar {
 
 fn short_metrics(m: &Metrics) -> String {
     let gate = m.gate.as_ref().map_or(String::new(), |g| format!(" gate {:.3}", g.mean));
-    format!("loss {:.3} val {:.3} F-Attn {:.3}{gate}", m.train_loss, m.val_loss, m.f_attn)
+    let train = m.train_loss.map_or(String::new(), |l| format!("loss {l:.3} "));
+    format!("{train}val {:.3} F-Attn {:.3}{gate}", m.val_loss, m.f_attn)
 }
 
 /// Trains `run` for `steps` steps, updating `bar`, and returns its report.

@@ -18,7 +18,7 @@ pub struct FinalMetrics {
     pub m_act: f64,
     pub val_loss: f64,
     pub val_loss_copy: Option<f64>,
-    pub train_loss: f64,
+    pub train_loss: Option<f64>,
 }
 
 impl FinalMetrics {
@@ -126,7 +126,7 @@ pub fn csv_row(variant: &str, m: &Metrics) -> String {
     [
         variant.to_string(),
         m.step.to_string(),
-        csv_num(Some(m.train_loss)),
+        csv_num(m.train_loss),
         csv_num(Some(m.val_loss)),
         csv_num(m.val_loss_copy),
         csv_num(Some(m.f_attn)),
@@ -138,8 +138,8 @@ pub fn csv_row(variant: &str, m: &Metrics) -> String {
         csv_num(gate.and_then(|g| g.dormant_mean)),
         csv_num(Some(m.bos_value_norm)),
         csv_num(Some(m.m_act)),
-        csv_num(Some(m.grad_norm)),
-        csv_num(Some(m.lr)),
+        csv_num(m.grad_norm),
+        csv_num(m.lr),
     ]
     .join(",")
 }

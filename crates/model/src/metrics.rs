@@ -44,8 +44,8 @@ pub struct GateMetrics {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     pub step: usize,
-    /// Training loss of the last step (NaN before the first).
-    pub train_loss: f64,
+    /// Training loss of the last step (none before the first).
+    pub train_loss: Option<f64>,
     /// Loss on the probe batch, which is never trained on.
     pub val_loss: f64,
     /// Probe loss at copy positions and at the others (Bigram-Backcopy).
@@ -77,9 +77,9 @@ pub struct Metrics {
     pub m_act_bos: Vec<f64>,
     pub m_act_rest: Vec<f64>,
     /// Gradient norm of the last step, before clipping.
-    pub grad_norm: f64,
+    pub grad_norm: Option<f64>,
     /// Learning rate of the last step.
-    pub lr: f64,
+    pub lr: Option<f64>,
 }
 
 /// Attention and gates of probe sequence 0, for heatmaps.
@@ -164,9 +164,7 @@ pub fn compute<F: Scalar>(
     probe: &Batch,
     cache: &ForwardCache<F>,
     step: usize,
-    train_loss: f64,
-    grad_norm: f64,
-    lr: f64,
+    last_step: Option<&crate::train::StepStats>,
 ) -> Metrics {
     let layers = config.layers;
     let heads = config.heads;
@@ -209,7 +207,9 @@ pub fn compute<F: Scalar>(
                     rest.push(norm);
                 }
             }
-            ratios.push(mean(bos) / mean(rest));
+            // A head whose values are all zero has no norm to compare: count it as 1.
+            let rest_mean = mean(rest);
+            ratios.push(if rest_mean > 0.0 { mean(bos) / rest_mean } else { 1.0 });
         }
         bos_value_norm_layers.push(mean(ratios));
     }
@@ -235,7 +235,6 @@ pub fn compute<F: Scalar>(
 
     Metrics {
         step,
-        train_loss,
         val_loss: cache.loss,
         val_loss_copy: has_copies.then(|| mean(copy)),
         val_loss_other: has_copies.then(|| mean(other)),
@@ -253,8 +252,9 @@ pub fn compute<F: Scalar>(
         m_act_layers,
         m_act_bos,
         m_act_rest,
-        grad_norm,
-        lr,
+        train_loss: last_step.map(|s| s.loss),
+        grad_norm: last_step.map(|s| s.grad_norm),
+        lr: last_step.map(|s| s.lr),
     }
 }
 

@@ -90,7 +90,6 @@ impl<F: Scalar> Run<F> {
     /// Measures the probe batch at the current step.
     pub fn evaluate(&self) -> (Metrics, Snapshot) {
         let cache = model::forward(&self.config.model, &self.layout, &self.params, &self.probe);
-        let (loss, grad_norm, lr) = self.last.map_or((f64::NAN, f64::NAN, f64::NAN), |s| (s.loss, s.grad_norm, s.lr));
         let m = metrics::compute(
             &self.config.model,
             &self.layout,
@@ -98,9 +97,7 @@ impl<F: Scalar> Run<F> {
             &self.probe,
             &cache,
             self.step,
-            loss,
-            grad_norm,
-            lr,
+            self.last.as_ref(),
         );
         let snap = metrics::snapshot(&self.config.model, &self.probe, &cache, self.step);
         (m, snap)
