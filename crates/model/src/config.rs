@@ -421,7 +421,8 @@ impl TaskConfig {
 pub struct TrainConfig {
     /// Sequences per step B. Default 64.
     pub batch: usize,
-    /// Peak AdamW learning rate. Default 1e-2; 1e-3 leaves the gate dense.
+    /// Peak AdamW learning rate. Default 3e-3: 1e-3 leaves the gate dense, and
+    /// at 1e-2 the headwise gate's F-Attn wanders between 0.2 and 0.45.
     pub lr: f64,
     /// Linear warm-up length in steps, then constant. Default 50.
     pub warmup: usize,
@@ -440,7 +441,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             batch: 64,
-            lr: 1e-2,
+            lr: 3e-3,
             warmup: 50,
             weight_decay: 0.1,
             clip: 1.0,
@@ -474,10 +475,11 @@ impl Default for RunConfig {
 }
 
 impl RunConfig {
-    /// The default lesson: Bigram-Backcopy on a random table, one layer and one
-    /// head of width 64, T = 32, batch 64, lr 1e-2. It forms a sink in the
-    /// baseline and not with a G1 gate within 1500 steps for seeds 0, 1 and 2
-    /// (pinned by the lesson test of the command line).
+    /// The default lesson: Bigram-Backcopy on a random table of V = 64 with 3
+    /// triggers, one layer and one head of width 64, learned positions, T = 32,
+    /// batch 64, lr 3e-3, 1500 steps. For seeds 0, 1 and 2 the baseline's
+    /// F-Attn ends at 0.86-0.89 and G1's (elementwise and headwise) at
+    /// 0.11-0.27, which the command line's lesson test pins.
     pub fn lesson() -> Self {
         Self {
             seed: 0,
