@@ -154,12 +154,22 @@ fn short_metrics(m: &Metrics) -> String {
 }
 
 /// Trains `run` for `steps` steps, updating `bar`, and returns its report.
-fn train_with_bar(mut run: Run, steps: usize, bar: &ProgressBar) -> Result<(RunReport, Run), String> {
+/// With `print_metrics`, each metrics step also prints a line above the bar.
+fn train_with_bar(mut run: Run, steps: usize, bar: &ProgressBar, print_metrics: bool) -> Result<(RunReport, Run), String> {
     let start = Instant::now();
     let result = run.train(steps, |_, metrics| {
         bar.inc(1);
         if let Some(m) = metrics {
             bar.set_message(short_metrics(m));
+            if print_metrics {
+                let line = format!("step {:>6}  {}", m.step, short_metrics(m));
+                // A hidden bar (output not a terminal) drops println, so print directly.
+                if bar.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
+            }
         }
     });
     bar.finish();
@@ -210,7 +220,7 @@ fn train(a: TrainArgs) -> Result<(), String> {
     };
     let name = run.config.model.variant.name();
     let bar = progress_bar(a.steps as u64, &name, a.quiet);
-    let (report, run) = train_with_bar(run, a.steps, &bar)?;
+    let (report, run) = train_with_bar(run, a.steps, &bar, !a.quiet)?;
     if !a.quiet {
         println!("{}", report::table(std::slice::from_ref(&report)));
     }
@@ -259,7 +269,7 @@ fn compare(a: CompareArgs) -> Result<(), String> {
                 }
                 let outcome = Run::new(configs[i].clone(), &Limits::CLI)
                     .map_err(|e| format!("invalid run config: {e}"))
-                    .and_then(|run| train_with_bar(run, a.steps, &bars[i]).map(|(report, _)| report));
+                    .and_then(|run| train_with_bar(run, a.steps, &bars[i], false).map(|(report, _)| report));
                 *results[i].lock().expect("no thread panics while holding it") = Some(outcome);
             });
         }
