@@ -294,7 +294,7 @@ impl RunArgs {
         variant
     }
 
-    /// The config of one variant, validated against the command line's limits.
+    /// Builds the config of one variant and validates it against the command line's limits.
     pub fn run_config(&self, base: &RunConfig, variant_text: &str) -> Result<RunConfig, String> {
         let variant = Variant::parse(variant_text).map_err(|e| e.to_string())?;
         let variant = self.apply_knobs(variant);

@@ -120,7 +120,7 @@ fn csv_num(x: Option<f64>) -> String {
     x.map_or(String::new(), |v| format!("{v}"))
 }
 
-/// One CSV row of `m`; empty cells where a metric does not apply.
+/// Formats one CSV row of `m`, with empty cells where a metric does not apply.
 pub fn csv_row(variant: &str, m: &Metrics) -> String {
     let gate = m.gate.as_ref();
     [
@@ -144,7 +144,7 @@ pub fn csv_row(variant: &str, m: &Metrics) -> String {
     .join(",")
 }
 
-/// The whole CSV of several runs' histories.
+/// Formats the whole CSV of several runs' histories.
 pub fn csv(runs: &[RunReport]) -> String {
     let mut out = String::from(CSV_HEADER);
     out.push('\n');

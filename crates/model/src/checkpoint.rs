@@ -1,12 +1,12 @@
 //! Checkpoints: weights and optimiser state as safetensors, with the run's
 //! config as JSON, so a run can be resumed and the weights opened in PyTorch.
 //!
-//! `model.safetensors` holds one f32 tensor per parameter, named as in
+//! `model.safetensors` contains one f32 tensor per parameter, named as in
 //! [`crate::params::Layout`] (`tok_emb`, `pos_emb`, `layers.{l}.attn.wq`,
 //! `layers.{l}.attn.wg`, `layers.{l}.mlp.w1`, `final_norm.gain`, `lm_head`,
 //! ...). Matrices are (in, out): a layer computes `x @ W`, so PyTorch's
 //! `nn.Linear.weight` is `W.T`. `optimizer.safetensors` holds `adam.m.{name}`
-//! and `adam.v.{name}`. `config.json` holds a [`CheckpointMeta`].
+//! and `adam.v.{name}`. `config.json` contains a [`CheckpointMeta`].
 
 use std::collections::HashMap;
 

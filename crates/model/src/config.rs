@@ -11,7 +11,7 @@ use std::fmt;
 
 use crate::error::ConfigError;
 
-/// Where the gate sits in each attention block.
+/// Position of the gate in each attention block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GatePos {
@@ -46,7 +46,7 @@ pub enum Sharing {
     HeadShared,
 }
 
-/// How the gate combines with the tensor it gates.
+/// Combination of the gate with the tensor it gates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GateForm {
@@ -64,7 +64,7 @@ pub enum GateAct {
     Silu,
 }
 
-/// How attention scores become attention weights.
+/// Normaliser that turns attention scores into attention weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AttnNorm {

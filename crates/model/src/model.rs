@@ -26,7 +26,7 @@ use crate::params::{Layout, Tensors};
 use crate::scalar::Scalar;
 use crate::tasks::Batch;
 
-/// What one block's forward pass keeps for the backward pass and the metrics.
+/// Intermediates of one block's forward pass, kept for the backward pass and the metrics.
 pub struct LayerCache<F> {
     /// (N, C) residual stream entering the block.
     pub x_in: Array2<F>,

@@ -101,7 +101,7 @@ impl CharVocab {
         (ids, unknown)
     }
 
-    /// A printable label for each id.
+    /// Returns a printable label for each id.
     pub fn labels(&self) -> Vec<String> {
         let mut labels = vec!["BOS".to_string(), "UNK".to_string()];
         labels.extend(self.chars.iter().map(|&ch| match ch {
@@ -400,7 +400,7 @@ impl Task {
         }
     }
 
-    /// A training batch from `rng` (the run's "data" stream).
+    /// Draws a training batch from `rng` (the run's "data" stream).
     pub fn sample(&self, rng: &mut StreamRng, batch: usize, seq_len: usize) -> Batch {
         match self {
             Task::BigramBackcopy(t) => t.batch(rng, batch, seq_len),
@@ -409,7 +409,7 @@ impl Task {
         }
     }
 
-    /// The fixed probe batch, drawn from the stream "probe" (held-out text for
+    /// Draws the fixed probe batch from the stream "probe" (held-out text for
     /// the text task).
     pub fn probe(&self, seed: u64, batch: usize, seq_len: usize) -> Batch {
         let mut rng = rng::stream(seed, "probe");
@@ -419,7 +419,7 @@ impl Task {
         }
     }
 
-    /// A printable label for each token id.
+    /// Returns a printable label for each token id.
     pub fn labels(&self) -> Vec<String> {
         let char_vocab = match self {
             Task::BigramBackcopy(t) => t.char_vocab.as_ref(),

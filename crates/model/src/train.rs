@@ -13,7 +13,7 @@ use crate::rng::{self, StreamRng};
 use crate::scalar::Scalar;
 use crate::tasks::{Batch, Task};
 
-/// What one training step measured.
+/// Measurements of one training step.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepStats {
     /// Step number after the update (1 after the first step).
@@ -110,13 +110,13 @@ impl<F: Scalar> Run<F> {
         self.history.last().expect("just pushed")
     }
 
-    /// Whether metrics are due at the current step.
+    /// Returns whether metrics are due at the current step.
     pub fn metrics_due(&self) -> bool {
         self.step % self.config.metrics_every == 0
     }
 
     /// Trains `steps` steps, recording metrics at step 0 (if not yet recorded),
-    /// every `metrics_every` steps and at the last step. `on_step` sees every
+    /// every `metrics_every` steps and at the last step. `on_step` receives every
     /// step's stats and, where metrics were taken, the metrics.
     pub fn train(&mut self, steps: usize, mut on_step: impl FnMut(&StepStats, Option<&Metrics>)) -> Result<(), TrainError> {
         if self.history.is_empty() {
