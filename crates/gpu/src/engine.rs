@@ -1,0 +1,479 @@
+//! [`GpuRun`]: a training run on the GPU that mirrors `gatelab_model::Run`.
+//!
+//! Batches come from the model crate's task on the CPU, drawn from the same
+//! "data" stream as the CPU engine, and are uploaded each step, so both
+//! engines see bit-identical data. A step is one queue submission with no
+//! read-back; losses, parameters, gradients and metrics are read back only
+//! when asked, asynchronously.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use gatelab_model::metrics::{self, Metrics, Snapshot};
+use gatelab_model::model::{ForwardCache, LayerCache};
+use gatelab_model::ops::{self as cpu, AttentionOutput};
+use gatelab_model::optim;
+use gatelab_model::params::{Layout, ParamKind, Tensors};
+use gatelab_model::rng::{self, StreamRng};
+use gatelab_model::tasks::{Batch, Task};
+use gatelab_model::{Limits, RunConfig, StepStats};
+use ndarray::{Array1, Array2, Array3, Array4};
+
+use crate::context::GpuContext;
+use crate::error::GpuError;
+use crate::graph::{Activations, Model, Scratch, Shared, Sizes};
+use crate::kernels::{Pass, MAX_GROUPS_PER_DIMENSION, TILE};
+use crate::ops::{self, stats};
+use crate::oneshot;
+
+/// Maximum number of steps queued on the GPU. `step` waits for the oldest
+/// before queueing more, so the CPU never runs far ahead of the device.
+pub const MAX_IN_FLIGHT: usize = 2;
+
+/// The batch whose activations a read-back returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    /// The last training batch (or the batch given to `compute_gradients`).
+    Train,
+    /// The fixed probe batch, as of the last `evaluate` or `read_f_attn`.
+    Probe,
+}
+
+struct InFlight {
+    index: wgpu::SubmissionIndex,
+    done: Arc<AtomicBool>,
+    finished: oneshot::Receiver<()>,
+}
+
+/// One model being trained on the GPU.
+pub struct GpuRun {
+    pub config: RunConfig,
+    pub layout: Layout,
+    pub task: Task,
+    /// The "data" stream: a fresh training batch every step.
+    pub data_rng: StreamRng,
+    /// The fixed probe batch every metric is taken on.
+    pub probe: Batch,
+    /// Steps queued so far (the GPU may still be running the last ones).
+    pub step: usize,
+    /// Metrics taken so far by `record`, in step order.
+    pub history: Vec<Metrics>,
+    ctx: GpuContext,
+    shared: Shared,
+    train: Activations,
+    probe_acts: Activations,
+    forward: Vec<Pass>,
+    backward: Vec<Pass>,
+    update: Pass,
+    probe_passes: Vec<Pass>,
+    /// The last uploaded training batch, for reading its forward pass back.
+    last_batch: Option<Batch>,
+    last_lr: f64,
+    in_flight: VecDeque<InFlight>,
+}
+
+impl GpuRun {
+    /// Validates `config` against `limits` and the device's limits, draws the
+    /// initial weights (the same as `Tensors::<f32>::init`), the task and the
+    /// probe batch from the seed, and builds every dispatch of a step.
+    pub fn new(ctx: &GpuContext, config: RunConfig, limits: &Limits) -> Result<Self, GpuError> {
+        config.validate(limits)?;
+        let task = Task::new(&config.task, config.model.seq_len, config.seed)?;
+        let layout = Layout::new(&config.model, task.vocab());
+        let train_sizes = Sizes::new(&config.model, task.vocab(), config.train.batch);
+        let probe_sizes = Sizes::new(&config.model, task.vocab(), config.probe_batch);
+        check_device_limits(ctx, &config, &layout, &train_sizes)?;
+        check_device_limits(ctx, &config, &layout, &probe_sizes)?;
+
+        let params = Tensors::<f32>::init(&layout, config.seed);
+        let decay_mask: Vec<f32> = layout
+            .specs
+            .iter()
+            .flat_map(|spec| std::iter::repeat_n(if spec.kind == ParamKind::Matrix { 1.0 } else { 0.0 }, spec.len()))
+            .collect();
+        let shared = Shared {
+            params: ctx.upload_f32("params", &params.data),
+            grads: ctx.zeros("grads", layout.total),
+            moment1: ctx.zeros("adamw m", layout.total),
+            moment2: ctx.zeros("adamw v", layout.total),
+            decay_mask: ctx.upload_f32("decay mask", &decay_mask),
+            rope_table: ctx.upload_f32("rope table", &ops::rope_table(config.model.seq_len, config.model.head_dim())),
+            partials: ctx.zeros("norm partials", ops::clip_partial_count(layout.total)),
+            f_attn: ctx.zeros("f_attn", config.model.layers * config.model.heads),
+        };
+        let train = Activations::new(ctx, &config.model, train_sizes);
+        let probe_acts = Activations::new(ctx, &config.model, probe_sizes);
+        let scratch = Scratch::new(ctx, &config.model, train_sizes);
+
+        let model = Model { ctx, config: &config.model, layout: &layout, shared: &shared };
+        let forward = model.forward(&train);
+        let backward = model.backward(&train, &scratch, config.train.clip);
+        let mut probe_passes = model.forward(&probe_acts);
+        probe_passes.extend(model.f_attn(&probe_acts));
+        let update = ops::adamw_update(
+            ctx,
+            &adamw_step(&config, layout.total, 0),
+            &shared.grads,
+            &shared.decay_mask,
+            &train.stats,
+            &shared.params,
+            &shared.moment1,
+            &shared.moment2,
+        );
+
+        let probe = task.probe(config.seed, config.probe_batch, config.model.seq_len);
+        upload_batch(ctx, &probe_acts, &probe);
+        let data_rng = rng::stream(config.seed, "data");
+        Ok(GpuRun {
+            config,
+            layout,
+            task,
+            data_rng,
+            probe,
+            step: 0,
+            history: Vec::new(),
+            ctx: ctx.clone(),
+            shared,
+            train,
+            probe_acts,
+            forward,
+            backward,
+            update,
+            probe_passes,
+            last_batch: None,
+            last_lr: f64::NAN,
+            in_flight: VecDeque::new(),
+        })
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// Dispatches in one training step: forward, backward, clipping and AdamW.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.forward.len() + self.backward.len() + 1
+    }
+
+    /// Labels of the dispatches of one training step, in order.
+    pub fn step_dispatch_labels(&self) -> Vec<&str> {
+        self.forward.iter().chain(&self.backward).chain([&self.update]).map(|p| p.label.as_str()).collect()
+    }
+
+    /// Draws the next training batch from the data stream.
+    pub fn next_batch(&mut self) -> Batch {
+        self.task.sample(&mut self.data_rng, self.config.train.batch, self.config.model.seq_len)
+    }
+
+    /// Queues one AdamW step on a fresh batch and returns the step number
+    /// after it. Natively this waits while MAX_IN_FLIGHT steps are queued; in
+    /// the browser it returns [`GpuError::Busy`] instead, and the caller
+    /// awaits [`GpuRun::ready`] first.
+    ///
+    /// A non-finite loss or gradient norm leaves the parameters unchanged on
+    /// the GPU (the step counter still advances); `read_stats` shows it.
+    pub fn step(&mut self) -> Result<usize, GpuError> {
+        self.make_room()?;
+        let batch = self.next_batch();
+        self.queue_step(&batch)
+    }
+
+    /// Queues one AdamW step on `batch`.
+    pub fn step_on(&mut self, batch: &Batch) -> Result<usize, GpuError> {
+        self.make_room()?;
+        self.queue_step(batch)
+    }
+
+    fn queue_step(&mut self, batch: &Batch) -> Result<usize, GpuError> {
+        self.check_batch(batch)?;
+        let lr = optim::learning_rate(&self.config.train, self.step);
+        let step = adamw_step(&self.config, self.layout.total, self.step as u64 + 1);
+        let step = ops::AdamwStep { lr, ..step };
+        self.ctx.queue.write_buffer(&self.update.uniform, 0, &step.uniform().bytes());
+        upload_batch(&self.ctx, &self.train, batch);
+        let passes: Vec<&Pass> = self.forward.iter().chain(&self.backward).chain([&self.update]).collect();
+        let index = self.ctx.submit(&passes);
+        self.track(index);
+        self.last_batch = Some(batch.clone());
+        self.last_lr = lr;
+        self.step += 1;
+        Ok(self.step)
+    }
+
+    /// Queues the forward and backward passes on `batch` without updating
+    /// the parameters: the gradients, loss and gradient norm can then be
+    /// read back.
+    pub fn compute_gradients(&mut self, batch: &Batch) -> Result<(), GpuError> {
+        self.make_room()?;
+        self.check_batch(batch)?;
+        upload_batch(&self.ctx, &self.train, batch);
+        let passes: Vec<&Pass> = self.forward.iter().chain(&self.backward).collect();
+        let index = self.ctx.submit(&passes);
+        self.track(index);
+        self.last_batch = Some(batch.clone());
+        Ok(())
+    }
+
+    fn check_batch(&self, batch: &Batch) -> Result<(), GpuError> {
+        let expected = (self.config.train.batch, self.config.model.seq_len);
+        if (batch.batch, batch.seq_len) != expected {
+            return Err(GpuError::BatchShape {
+                batch: batch.batch,
+                seq_len: batch.seq_len,
+                expected_batch: expected.0,
+                expected_seq_len: expected.1,
+            });
+        }
+        Ok(())
+    }
+
+    fn track(&mut self, index: wgpu::SubmissionIndex) {
+        let done = Arc::new(AtomicBool::new(false));
+        let (sender, finished) = oneshot::channel();
+        let flag = done.clone();
+        self.ctx.queue.on_submitted_work_done(move || {
+            flag.store(true, Ordering::Release);
+            sender.send(());
+        });
+        self.in_flight.push_back(InFlight { index, done, finished });
+    }
+
+    fn make_room(&mut self) -> Result<(), GpuError> {
+        while self.in_flight.front().is_some_and(|f| f.done.load(Ordering::Acquire)) {
+            self.in_flight.pop_front();
+        }
+        if self.in_flight.len() < MAX_IN_FLIGHT {
+            return Ok(());
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            pollster::block_on(self.ready())
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            Err(GpuError::Busy { in_flight: self.in_flight.len() })
+        }
+    }
+
+    /// Waits until fewer than MAX_IN_FLIGHT steps are queued.
+    pub async fn ready(&mut self) -> Result<(), GpuError> {
+        while self.in_flight.len() >= MAX_IN_FLIGHT {
+            let oldest = self.in_flight.pop_front().expect("the queue is not empty");
+            self.ctx.wait_for(oldest.index)?;
+            oldest.finished.await;
+        }
+        Ok(())
+    }
+
+    /// Loss, gradient norm and learning rate of the last queued step (or of
+    /// the last `compute_gradients`), read after the GPU has run it.
+    pub async fn read_stats(&self) -> Result<StepStats, GpuError> {
+        let values = self.ctx.read_f32(&self.train.stats, 0, stats::LEN).await?;
+        Ok(StepStats {
+            step: self.step,
+            loss: values[stats::LOSS] as f64,
+            grad_norm: values[stats::GRAD_NORM] as f64,
+            lr: self.last_lr,
+        })
+    }
+
+    /// Whether the last step skipped its update because the loss or the
+    /// gradient norm was not finite.
+    pub async fn read_diverged(&self) -> Result<bool, GpuError> {
+        let values = self.ctx.read_f32(&self.train.stats, 0, stats::LEN).await?;
+        Ok(values[stats::SKIP] != 0.0)
+    }
+
+    pub async fn read_params(&self) -> Result<Tensors<f32>, GpuError> {
+        Ok(Tensors { data: self.ctx.read_f32(&self.shared.params, 0, self.layout.total).await? })
+    }
+
+    /// Gradients of the last step or `compute_gradients`, before clipping.
+    pub async fn read_grads(&self) -> Result<Tensors<f32>, GpuError> {
+        Ok(Tensors { data: self.ctx.read_f32(&self.shared.grads, 0, self.layout.total).await? })
+    }
+
+    /// AdamW's first and second moments.
+    pub async fn read_moments(&self) -> Result<(Tensors<f32>, Tensors<f32>), GpuError> {
+        let m = self.ctx.read_f32(&self.shared.moment1, 0, self.layout.total).await?;
+        let v = self.ctx.read_f32(&self.shared.moment2, 0, self.layout.total).await?;
+        Ok((Tensors { data: m }, Tensors { data: v }))
+    }
+
+    /// Replaces every parameter (for example from a checkpoint). The AdamW
+    /// moments are left as they are.
+    pub fn write_params(&self, params: &Tensors<f32>) {
+        assert_eq!(params.data.len(), self.layout.total, "parameters do not match the layout");
+        self.ctx.write_f32(&self.shared.params, &params.data);
+    }
+
+    /// Runs the probe batch forward and returns the F-Attn of every (layer,
+    /// head), (L * H) row-major, reduced on the GPU.
+    pub async fn read_f_attn(&self) -> Result<Vec<f64>, GpuError> {
+        self.ctx.submit(&self.probe_passes.iter().collect::<Vec<_>>());
+        let len = self.config.model.layers * self.config.model.heads;
+        let values = self.ctx.read_f32(&self.shared.f_attn, 0, len).await?;
+        Ok(values.into_iter().map(f64::from).collect())
+    }
+
+    /// Measures the probe batch at the current step: the GPU runs the
+    /// forward pass, and the model crate's metric code reads its activations.
+    pub async fn evaluate(&self) -> Result<(Metrics, Snapshot), GpuError> {
+        self.ctx.submit(&self.probe_passes.iter().collect::<Vec<_>>());
+        let cache = self.read_forward_cache(Which::Probe).await?;
+        let params = self.read_params().await?;
+        let last = if self.step == 0 { None } else { Some(self.read_stats().await?) };
+        let config = &self.config.model;
+        let m = metrics::compute(config, &self.layout, &params, &self.probe, &cache, self.step, last.as_ref());
+        let snap = metrics::snapshot(config, &self.probe, &cache, self.step);
+        Ok((m, snap))
+    }
+
+    /// Measures the probe batch and appends the metrics to the history.
+    pub async fn record(&mut self) -> Result<&Metrics, GpuError> {
+        let (m, _) = self.evaluate().await?;
+        self.history.push(m);
+        Ok(self.history.last().expect("just pushed"))
+    }
+
+    /// Reads every activation of a batch's last forward pass into the CPU
+    /// engine's cache type. Values the GPU does not store are derived on the
+    /// CPU: GELU's tanh term from h, the softmax probabilities from the
+    /// logits, and, without a G5 gate, o_raw as x_mid - x_in.
+    pub async fn read_forward_cache(&self, which: Which) -> Result<ForwardCache<f32>, GpuError> {
+        let (acts, batch) = match which {
+            Which::Train => (&self.train, self.last_batch.as_ref().unwrap_or(&self.probe)),
+            Which::Probe => (&self.probe_acts, &self.probe),
+        };
+        let s = acts.sizes;
+        let (rows, c) = (s.rows, s.width);
+        let read2 = |buffer: &wgpu::Buffer, cols: usize| {
+            let ctx = self.ctx.clone();
+            let buffer = buffer.clone();
+            async move {
+                let data = ctx.read_f32(&buffer, 0, rows * cols).await?;
+                Ok::<_, GpuError>(Array2::from_shape_vec((rows, cols), data).expect("buffer holds rows * cols"))
+            }
+        };
+        let read1 = |buffer: &wgpu::Buffer| {
+            let ctx = self.ctx.clone();
+            let buffer = buffer.clone();
+            async move { Ok::<_, GpuError>(Array1::from(ctx.read_f32(&buffer, 0, rows).await?)) }
+        };
+
+        let mut x_in = read2(&acts.x0, c).await?;
+        let mut layers = Vec::with_capacity(acts.layers.len());
+        for l in &acts.layers {
+            let att_data = self.ctx.read_f32(&l.att, 0, s.attention(self.config.model.variant.attn, 0).att_len()).await?;
+            let weights_len = s.batch * s.heads * s.seq_len * s.seq_len;
+            let att = Array4::from_shape_vec((s.batch, s.heads, s.seq_len, s.seq_len), att_data[..weights_len].to_vec())
+                .expect("attention buffer holds (B, H, T, T) weights");
+            let null = Array3::from_shape_vec((s.batch, s.heads, s.seq_len), att_data[weights_len..].to_vec())
+                .expect("attention buffer holds (B, H, T) null masses");
+            let x_mid = read2(&l.x_mid, c).await?;
+            let o_raw = match &l.o_raw {
+                Some(buffer) => read2(buffer, c).await?,
+                None => &x_mid - &x_in,
+            };
+            let h = read2(&l.h, s.mlp_width).await?;
+            let (_, h_tanh) = cpu::gelu_forward(h.view());
+            let gate_z = match &l.gate_z {
+                Some(buffer) => Some(read2(buffer, s.gate_width).await?),
+                None => None,
+            };
+            let gate = match &l.gate {
+                Some(buffer) => Some(read2(buffer, s.gate_width).await?),
+                None => None,
+            };
+            let x_out = read2(&l.x_out, c).await?;
+            layers.push(LayerCache {
+                x_in: x_in.clone(),
+                attn_rstd: read1(&l.attn_rstd).await?,
+                n: read2(&l.n, c).await?,
+                q_raw: read2(&l.q_raw, c).await?,
+                k_raw: read2(&l.k_raw, c).await?,
+                v_raw: read2(&l.v_raw, c).await?,
+                gate_z,
+                gate,
+                q: read2(&l.q, c).await?,
+                k: read2(&l.k, c).await?,
+                v: read2(&l.v, c).await?,
+                attn: AttentionOutput { y: read2(&l.y_sdpa, c).await?, att, null },
+                y: read2(&l.y, c).await?,
+                o_raw,
+                x_mid,
+                mlp_rstd: read1(&l.mlp_rstd).await?,
+                m: read2(&l.m, c).await?,
+                h,
+                h_act: read2(&l.h_act, s.mlp_width).await?,
+                h_tanh,
+                x_out: x_out.clone(),
+            });
+            x_in = x_out;
+        }
+        let logits = read2(&acts.logits, s.vocab).await?;
+        let (_, _, probs) = cpu::cross_entropy_forward(logits.view(), &batch.targets, &batch.weights);
+        let stats_values = self.ctx.read_f32(&acts.stats, 0, stats::LEN).await?;
+        let row_loss = self.ctx.read_f32(&acts.row_loss, 0, rows).await?;
+        Ok(ForwardCache {
+            layers,
+            x_final: x_in,
+            final_rstd: read1(&acts.final_rstd).await?,
+            final_n: read2(&acts.final_n, c).await?,
+            logits,
+            probs,
+            loss: stats_values[stats::LOSS] as f64,
+            row_loss: row_loss.into_iter().map(f64::from).collect(),
+        })
+    }
+}
+
+/// AdamW constants of the run at update `t` with the peak learning rate.
+fn adamw_step(config: &RunConfig, count: usize, t: u64) -> ops::AdamwStep {
+    let train = &config.train;
+    ops::AdamwStep {
+        count,
+        beta1: train.beta1,
+        beta2: train.beta2,
+        lr: train.lr,
+        weight_decay: train.weight_decay,
+        eps: train.eps,
+        t: t.max(1),
+    }
+}
+
+fn upload_batch(ctx: &GpuContext, acts: &Activations, batch: &Batch) {
+    ctx.write_u32(&acts.tokens, &batch.tokens);
+    ctx.write_u32(&acts.targets, &batch.targets);
+    ctx.write_f32(&acts.weights, &batch.weights);
+}
+
+/// Rejects sizes beyond the device's buffer limits or the dispatch limits of
+/// the kernels, before any buffer is made.
+fn check_device_limits(ctx: &GpuContext, config: &RunConfig, layout: &Layout, s: &Sizes) -> Result<(), GpuError> {
+    let limits = ctx.device.limits();
+    let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    let att_len = s.attention(config.model.variant.attn, 0).att_len();
+    let largest = [
+        ("the parameter buffer", layout.total),
+        ("the attention weights (B, H, T, T)", att_len),
+        ("the MLP activations (B * T, 4C)", s.rows * s.mlp_width),
+        ("the logits (B * T, V)", s.rows * s.vocab),
+    ];
+    for (what, len) in largest {
+        let bytes = (len * 4) as u64;
+        if bytes > max_binding {
+            return Err(GpuError::TooLarge { what: format!("{what} ({bytes} bytes)"), needed: bytes, limit: max_binding });
+        }
+    }
+    let tile_rows = s.rows.div_ceil(TILE as usize) as u64;
+    if tile_rows > MAX_GROUPS_PER_DIMENSION as u64 {
+        return Err(GpuError::TooLarge {
+            what: format!("a matrix product over B * T = {} rows ({tile_rows} workgroups of {TILE} rows)", s.rows),
+            needed: tile_rows,
+            limit: MAX_GROUPS_PER_DIMENSION as u64,
+        });
+    }
+    Ok(())
+}

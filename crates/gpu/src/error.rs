@@ -1,0 +1,32 @@
+//! Errors of the GPU engine.
+
+use gatelab_model::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no GPU adapter found for backends {backends}: {reason}. Natively gatelab needs a Vulkan driver \
+         (on Debian or Ubuntu: apt-get install mesa-vulkan-drivers); in a browser it needs WebGPU"
+    )]
+    NoAdapter { backends: String, reason: String },
+    #[error("requesting a device from adapter {adapter} failed: {source}")]
+    RequestDevice {
+        adapter: String,
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{what} needs {needed}, but this device allows at most {limit}; choose a smaller model or batch")]
+    TooLarge { what: String, needed: u64, limit: u64 },
+    #[error("mapping a GPU buffer for reading failed: {0}")]
+    Map(#[from] wgpu::BufferAsyncError),
+    #[error("reading a mapped GPU buffer failed: {0}")]
+    MapRange(#[from] wgpu::MapRangeError),
+    #[error("waiting for the GPU failed: {0}")]
+    Poll(#[from] wgpu::PollError),
+    #[error("{in_flight} steps are still queued on the GPU; await GpuRun::ready before the next step")]
+    Busy { in_flight: usize },
+    #[error("the batch has shape ({batch}, {seq_len}), but this run expects ({expected_batch}, {expected_seq_len})")]
+    BatchShape { batch: usize, seq_len: usize, expected_batch: usize, expected_seq_len: usize },
+}
