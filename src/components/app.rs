@@ -5,19 +5,20 @@ use super::comparison::Comparison;
 use super::footer::Footer;
 use super::header::Header;
 use super::intro::Intro;
+use super::playground::Playground;
 use crate::i18n::Lang;
 
-/// The root component: holds the page language and provides it as context.
+/// Renders the page and provides the selected language to it as context.
 #[function_component(App)]
 pub fn app() -> Html {
     let lang = use_state(Lang::from_browser);
 
-    // The `lang` attribute tells screen readers and fonts which language the
-    // text is in, so it follows the switch, and so does the tab title.
+    // Screen readers and font selection read the `lang` attribute, so it
+    // follows the switch, and so does the tab title.
     use_effect_with(*lang, |lang| {
         let document = gloo::utils::document();
         if let Some(root) = document.document_element() {
-            // Setting an attribute fails only for an invalid attribute name.
+            // `setAttribute` throws only for an invalid name, and `lang` is valid.
             let _ = root.set_attribute("lang", lang.tag());
         }
         document.set_title(lang.strings().document_title);
@@ -33,6 +34,7 @@ pub fn app() -> Html {
             <Header current={*lang} {on_select} />
             <main>
                 <Intro />
+                <Playground lang={*lang} />
                 <Comparison />
                 <Backend />
             </main>

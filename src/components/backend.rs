@@ -13,8 +13,8 @@ fn webgpu_exposed() -> bool {
     js_sys::Reflect::has(&window.navigator(), &"gpu".into()).unwrap_or(false)
 }
 
-/// The compute backend section: the WebGPU path, the CPU fallback, and
-/// whether this browser exposes WebGPU.
+/// Renders the compute backend section: the WebGPU path, the CPU fallback,
+/// and whether this browser exposes WebGPU.
 #[function_component(Backend)]
 pub fn backend() -> Html {
     let strings = use_strings();

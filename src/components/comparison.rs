@@ -3,8 +3,8 @@ use yew::prelude::*;
 use super::model_card::{ModelCard, Variant};
 use super::use_strings;
 
-/// The baseline and the gated model side by side, with the metric that
-/// tells them apart.
+/// Renders the baseline and the gated model side by side, with the metric
+/// that separates them.
 #[function_component(Comparison)]
 pub fn comparison() -> Html {
     let strings = use_strings();

@@ -5,7 +5,7 @@ use super::use_strings;
 /// The arXiv abstract page of Qiu et al. 2025, the paper that the page follows.
 const PAPER_URL: &str = "https://arxiv.org/abs/2505.06708";
 
-/// The page footer: the paper that gatelab follows.
+/// Renders the page footer, which cites the paper that gatelab follows.
 #[function_component(Footer)]
 pub fn footer() -> Html {
     let strings = use_strings();

@@ -12,7 +12,7 @@ pub struct HeaderProps {
     pub on_select: Callback<Lang>,
 }
 
-/// The page header: project name, tagline and language switch.
+/// Renders the page header: project name, tagline and language switch.
 #[function_component(Header)]
 pub fn header(props: &HeaderProps) -> Html {
     let strings = use_strings();

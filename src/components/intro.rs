@@ -2,7 +2,7 @@ use yew::prelude::*;
 
 use super::use_strings;
 
-/// What gatelab will do, what an attention sink is, and the current status.
+/// Renders what gatelab will do, what an attention sink is, and its status.
 #[function_component(Intro)]
 pub fn intro() -> Html {
     let strings = use_strings();

@@ -11,7 +11,7 @@ pub struct LanguageSwitchProps {
     pub on_select: Callback<Lang>,
 }
 
-/// One toggle button per supported language.
+/// Renders one toggle button per supported language.
 #[function_component(LanguageSwitch)]
 pub fn language_switch(props: &LanguageSwitchProps) -> Html {
     let strings = use_strings();

@@ -8,6 +8,8 @@ mod header;
 mod intro;
 mod language_switch;
 mod model_card;
+mod playground;
+mod run_panel;
 
 pub use app::App;
 

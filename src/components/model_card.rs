@@ -16,7 +16,7 @@ pub struct ModelCardProps {
     pub variant: Variant,
 }
 
-/// A card that describes one model variant and what it is expected to show.
+/// Renders a card that describes one model variant and its expected outcome.
 #[function_component(ModelCard)]
 pub fn model_card(props: &ModelCardProps) -> Html {
     let strings = use_strings();

@@ -1,8 +1,9 @@
 //! User-visible text, one table per language.
 //!
-//! Every string that the page shows comes from a [`Strings`] table. Each
-//! language fills in every field, so a language that misses a key fails to
-//! compile. The tests below check the tables for empty strings and for
+//! Every string that the app renders comes from a [`Strings`] table, and
+//! index.html carries only the brand as the title shown before the app
+//! starts. Each language fills in every field, so a language that misses a
+//! key fails to compile. The tests below check the tables for empty strings and for
 //! Japanese entries that were left in English.
 
 mod en;
@@ -58,13 +59,13 @@ define_strings! {
     baseline_title,
     /// Description of the baseline model.
     baseline_body,
-    /// What the baseline card will show once training runs.
+    /// Expected outcome for the baseline once training runs.
     baseline_expectation,
     /// Title of the gated model's card.
     gated_title,
     /// Description of the gate.
     gated_body,
-    /// What the gated card will show once training runs.
+    /// Expected outcome for the gated model once training runs.
     gated_expectation,
     /// Short name of the first-token attention metric.
     metric_name,
@@ -78,14 +79,140 @@ define_strings! {
     backend_webgpu_found,
     /// Result of the WebGPU check when `navigator.gpu` is missing.
     backend_webgpu_missing,
-    /// Lead-in before the paper reference in the footer.
+    /// Lead-in before the footer's reference to Qiu et al. 2025.
     footer_source,
-    /// Authors and year of the paper, as cited in the footer.
+    /// Authors and year of Qiu et al. 2025, as cited in the footer.
     paper_authors,
-    /// Title of the paper, as cited in the footer.
+    /// Title of Qiu et al. 2025, as cited in the footer.
     paper_title,
-    /// Identifier of the paper, the text of the link to it.
+    /// arXiv identifier of Qiu et al. 2025, the text of the link to it.
     paper_reference,
+    /// Heading of the training playground.
+    playground_heading,
+    /// Title of run A.
+    run_a_title,
+    /// Title of run B.
+    run_b_title,
+    /// Label of a run's variant select.
+    variant_label,
+    /// Play button.
+    play,
+    /// Pause button.
+    pause,
+    /// Button that trains one chunk of steps.
+    single_step,
+    /// Reset button: same seed, same initial weights.
+    reset,
+    /// Button that draws a new seed and restarts.
+    new_seed,
+    /// Label of the steps-per-frame setting.
+    steps_per_frame,
+    /// Label of the learning-rate setting.
+    learning_rate,
+    /// Label of the batch-size setting.
+    batch_label,
+    /// Label of the layer-count setting.
+    layers_label,
+    /// Label of the head-count setting.
+    heads_label,
+    /// Label of the model-width setting.
+    width_label,
+    /// Label of the sequence-length setting.
+    seq_len_label,
+    /// Label of the task select.
+    task_label,
+    /// Label that shows the seed.
+    seed_label,
+    /// Label of the training-length setting.
+    steps_label,
+    /// Name of the Bigram-Backcopy task.
+    task_bigram,
+    /// Name of the English text task.
+    task_text_en,
+    /// Name of the Japanese text task.
+    task_text_ja,
+    /// Name of the copy task.
+    task_copy,
+    /// Step counter; {step} and {total} are replaced.
+    step_counter,
+    /// Training speed; {steps} and {tokens} are replaced.
+    speed,
+    /// Lead-in of the backend badge.
+    backend_label,
+    /// Badge text while the backend is being chosen.
+    backend_detecting,
+    /// Badge text of the CPU fallback; {reason} is replaced.
+    backend_cpu,
+    /// Fallback reason: no navigator.gpu.
+    reason_no_webgpu,
+    /// Fallback reason: no adapter; {error} is replaced.
+    reason_no_adapter,
+    /// Fallback reason: a GPU error; {error} is replaced.
+    reason_error,
+    /// Why the CPU fallback uses a smaller lesson.
+    cpu_lesson_note,
+    /// Notice after a GPU error; {error} is replaced.
+    gpu_failed,
+    /// Notice for a rejected URL value; {field}, {value} and {allowed} are replaced.
+    url_rejected,
+    /// Notice when a run stops; {run} and {error} are replaced.
+    run_failed,
+    /// Title of the attention heatmaps of every layer and head.
+    chart_attention,
+    /// Title of the zoomed attention map; {layer} and {head} are replaced.
+    chart_zoom,
+    /// Name of the query axis in the read-out.
+    axis_query,
+    /// Name of the key axis in the read-out.
+    axis_key,
+    /// Label of the step axis.
+    axis_step,
+    /// Title of the F-Attn chart.
+    chart_f_attn,
+    /// Legend of the F-Attn line.
+    series_f_attn,
+    /// Legend of the sink-head share line.
+    series_sink_heads,
+    /// Legend of the uniform-attention reference.
+    series_uniform,
+    /// Title of the gate histogram.
+    chart_gate_hist,
+    /// Legend of the gate histogram bars.
+    series_gate_share,
+    /// Label of the gate-value axis.
+    axis_gate,
+    /// Title of the gate map.
+    chart_gate_map,
+    /// Name of the head axis in the read-out.
+    axis_head,
+    /// Name of the position axis in the read-out.
+    axis_position,
+    /// Title of the gate-at-copy-queries chart.
+    chart_gate_copy,
+    /// Legend of the gate at copy queries.
+    series_gate_copy,
+    /// Legend of the gate at the other queries.
+    series_gate_other,
+    /// Legend of the BOS value norm.
+    series_bos_norm,
+    /// What the gate chart shows.
+    gate_copy_note,
+    /// Title of the maximum-activation chart.
+    chart_m_act,
+    /// Legend of one layer's line; {layer} is replaced.
+    series_layer,
+    /// Title of the loss chart.
+    chart_loss,
+    /// Legend of the training loss.
+    series_train_loss,
+    /// Legend of the held-out loss.
+    series_val_loss,
+    /// Text in place of the gate panels for a variant without a gate.
+    no_gate,
+    /// Note that the loss does not separate the two runs.
+    loss_note,
+    /// Text shown before a run has reported.
+    waiting,
 }
 
 /// A language that the page can be shown in.

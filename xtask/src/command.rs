@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::process;
 
-/// A task failure, with a message that says what failed and what to do.
+/// A task failure, whose message states what failed and what to do next.
 #[derive(Debug)]
 pub struct Error(String);
 
@@ -69,9 +69,10 @@ impl Command {
     /// exits with status 0.
     pub fn run(mut self) -> Result<(), Error> {
         println!("$ {}", self.display);
-        let status = self.inner.status().map_err(|error| {
-            Error::new(format!("failed to start `{}`: {error}", self.display))
-        })?;
+        let status = self
+            .inner
+            .status()
+            .map_err(|error| Error::new(format!("failed to start `{}`: {error}", self.display)))?;
         if status.success() {
             Ok(())
         } else {

@@ -3,6 +3,7 @@
 //! Plain std Rust on purpose: this binary installs the rest of the tool chain,
 //! so it must build before anything else is there.
 
+mod browser;
 mod command;
 mod phase;
 mod pins;
@@ -22,8 +23,11 @@ Tasks:
   setup               Install the pinned build tools that are missing
   serve [--port N]    Set up, build the page with `trunk build --release`, and
                       serve dist/ on http://127.0.0.1:N/ (default port 8080)
-  test                Set up, run `cargo test --workspace --release`, then
-                      `trunk build --release`
+  test                Set up, run `cargo test --workspace --release`,
+                      `trunk build --release`, the GPU engine's test in
+                      headless Chromium, and e2e/page.test.js
+  e2e                 Set up, run `trunk build --release`, then every test
+                      in e2e/, including those of the training page
   help                Print this message
 ";
 
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         Some("setup") => expect_no_options("setup", &args[1..]).and_then(|()| setup::run(&root)),
         Some("serve") => parse_port(&args[1..]).and_then(|port| serve(&root, port)),
         Some("test") => expect_no_options("test", &args[1..]).and_then(|()| test(&root)),
+        Some("e2e") => expect_no_options("e2e", &args[1..]).and_then(|()| e2e(&root)),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())
@@ -84,14 +89,20 @@ fn parse_port(options: &[String]) -> Result<u16, Error> {
         } else if let Some(value) = option.strip_prefix("--port=") {
             value
         } else {
-            return Err(Error::new(format!("unknown option `{option}` for `serve`\n\n{USAGE}")));
+            return Err(Error::new(format!(
+                "unknown option `{option}` for `serve`\n\n{USAGE}"
+            )));
         };
 
         port = value.parse().map_err(|_| {
-            Error::new(format!("invalid port `{value}`: expected a number from 1 to 65535"))
+            Error::new(format!(
+                "invalid port `{value}`: expected a number from 1 to 65535"
+            ))
         })?;
         if port == 0 {
-            return Err(Error::new("invalid port `0`: expected a number from 1 to 65535"));
+            return Err(Error::new(
+                "invalid port `0`: expected a number from 1 to 65535",
+            ));
         }
     }
     Ok(port)
@@ -117,6 +128,27 @@ fn test(root: &Path) -> Result<(), Error> {
             .run()
     })?;
     phases.run("trunk build", || trunk_build(root))?;
+    let path = setup::tool_path(root)?;
+    phases.run("gpu browser", || browser::gpu_test(root, &path))?;
+    phases.run("page e2e", || {
+        browser::page_tests(root, browser::PAGE_TESTS, &path)
+    })?;
+
+    phases.print_summary();
+    Ok(())
+}
+
+/// Runs `cargo xtask e2e`: setup, a release build of the page, and every
+/// Playwright test in e2e/.
+fn e2e(root: &Path) -> Result<(), Error> {
+    let mut phases = Phases::new();
+
+    phases.run("setup", || setup::run(root))?;
+    phases.run("trunk build", || trunk_build(root))?;
+    let path = setup::tool_path(root)?;
+    phases.run("e2e", || {
+        browser::page_tests(root, browser::ALL_TESTS, &path)
+    })?;
 
     phases.print_summary();
     Ok(())

@@ -11,7 +11,9 @@ pub struct Phases {
 
 impl Phases {
     pub fn new() -> Phases {
-        Phases { finished: Vec::new() }
+        Phases {
+            finished: Vec::new(),
+        }
     }
 
     /// Runs one phase and prints its name and duration. A failure names the
@@ -72,16 +74,23 @@ mod tests {
 
     #[test]
     fn duration_over_a_minute() {
-        assert_eq!(format_duration(Duration::from_millis(125_300)), "2 min 5.3 s");
+        assert_eq!(
+            format_duration(Duration::from_millis(125_300)),
+            "2 min 5.3 s"
+        );
     }
 
     #[test]
     fn failed_phase_is_named() {
         let mut phases = Phases::new();
         let error = phases
-            .run("cargo test", || Err(Error::new("`cargo test` failed: exit status: 101")))
+            .run("cargo test", || {
+                Err(Error::new("`cargo test` failed: exit status: 101"))
+            })
             .unwrap_err();
-        assert!(error.to_string().starts_with("phase `cargo test` failed after "));
+        assert!(error
+            .to_string()
+            .starts_with("phase `cargo test` failed after "));
         assert!(error.to_string().ends_with("exit status: 101"));
     }
 }

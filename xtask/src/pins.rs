@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::command::Error;
 
-/// The Trunk version that setup installs. Trunk 0.22 needs a newer rustc
-/// than 1.95.
+/// The Trunk version that setup installs. Trunk 0.22.1 declares
+/// rust-version 1.96.1, newer than the rustc 1.95 that this project uses.
 pub const TRUNK_VERSION: &str = "0.21.14";
 
 /// Tool versions pinned by the repository.
@@ -47,8 +47,13 @@ impl Pins {
             }
         };
 
-        let trunk_wasm_bindgen = toml_string(trunk_toml, "tools", "wasm_bindgen")
-            .ok_or_else(|| Error::new("Trunk.toml has no `wasm_bindgen` in [tools]"))?;
+        let trunk_wasm_bindgen =
+            toml_string(trunk_toml, "tools", "wasm_bindgen").ok_or_else(|| {
+                Error::new(format!(
+                    "missing `wasm_bindgen` in Trunk.toml's [tools]; \
+                     add wasm_bindgen = \"{wasm_bindgen}\", the version in Cargo.lock"
+                ))
+            })?;
         if trunk_wasm_bindgen != wasm_bindgen {
             return Err(Error::new(format!(
                 "Trunk.toml pins wasm_bindgen = \"{trunk_wasm_bindgen}\", but Cargo.lock has \
@@ -56,8 +61,12 @@ impl Pins {
             )));
         }
 
-        let wasm_opt = toml_string(trunk_toml, "tools", "wasm_opt")
-            .ok_or_else(|| Error::new("Trunk.toml has no `wasm_opt` in [tools]"))?;
+        let wasm_opt = toml_string(trunk_toml, "tools", "wasm_opt").ok_or_else(|| {
+            Error::new(
+                "missing `wasm_opt` in Trunk.toml's [tools]; \
+                 add wasm_opt = \"version_N\" for binaryen release N",
+            )
+        })?;
         let binaryen = wasm_opt
             .strip_prefix("version_")
             .and_then(|number| number.parse().ok())
@@ -68,7 +77,10 @@ impl Pins {
                 ))
             })?;
 
-        Ok(Pins { wasm_bindgen, binaryen })
+        Ok(Pins {
+            wasm_bindgen,
+            binaryen,
+        })
     }
 }
 
@@ -166,7 +178,10 @@ wasm_opt = "version_132" # trailing comment
     fn pins_reject_mismatched_wasm_bindgen() {
         let trunk_toml = TRUNK_TOML.replace("0.2.130", "0.2.129");
         let error = Pins::parse(LOCKFILE, &trunk_toml).unwrap_err();
-        assert!(error.to_string().contains("wasm_bindgen = \"0.2.130\""), "{error}");
+        assert!(
+            error.to_string().contains("wasm_bindgen = \"0.2.130\""),
+            "{error}"
+        );
     }
 
     #[test]
@@ -183,17 +198,22 @@ wasm_opt = "version_132" # trailing comment
 
     #[test]
     fn pins_reject_several_wasm_bindgen_versions() {
-        let lockfile = format!(
-            "{LOCKFILE}\n[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.100\"\n"
-        );
+        let lockfile =
+            format!("{LOCKFILE}\n[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.100\"\n");
         let error = Pins::parse(&lockfile, TRUNK_TOML).unwrap_err();
         assert!(error.to_string().contains("0.2.130, 0.2.100"), "{error}");
     }
 
     #[test]
     fn toml_string_reads_only_named_table() {
-        assert_eq!(toml_string(TRUNK_TOML, "tools", "wasm_opt").as_deref(), Some("version_132"));
-        assert_eq!(toml_string(TRUNK_TOML, "build", "wasm_opt").as_deref(), Some("not this one"));
+        assert_eq!(
+            toml_string(TRUNK_TOML, "tools", "wasm_opt").as_deref(),
+            Some("version_132")
+        );
+        assert_eq!(
+            toml_string(TRUNK_TOML, "build", "wasm_opt").as_deref(),
+            Some("not this one")
+        );
         assert_eq!(toml_string(TRUNK_TOML, "tools", "sass"), None);
     }
 

@@ -1,7 +1,8 @@
 //! `gatelab`: train, compare, export and benchmark gatelab's transformer on
-//! the CPU engine, for reproducible experiments.
+//! the CPU engine or the GPU engine, for reproducible experiments.
 
 mod args;
+mod engine;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use gatelab_model::{Limits, Metrics, Run, RunConfig};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use args::RunArgs;
+use engine::{Backend, Engine};
 use report::{FinalMetrics, Report, RunReport};
 
 #[derive(Parser)]
@@ -31,7 +33,7 @@ enum Command {
     Compare(CompareArgs),
     /// Write a checkpoint's weights as safetensors with its config, for PyTorch.
     Export(ExportArgs),
-    /// Measure training speed of the CPU engine.
+    /// Measure training speed of the CPU or GPU engine.
     Bench(BenchArgs),
 }
 
@@ -56,8 +58,13 @@ struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
     /// Resume from a checkpoint folder written by --save; run options are then taken from it.
+    /// Resuming runs on the CPU engine only, whichever backend saved the checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with = "variant")]
     resume: Option<PathBuf>,
+    /// Training engine. A GPU run's --save reads its weights and optimiser state back
+    /// into a checkpoint that resumes on the CPU.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
     /// Print no progress bar and no metric lines.
     #[arg(long)]
     quiet: bool,
@@ -73,9 +80,13 @@ struct CompareArgs {
     /// Training steps of each run.
     #[arg(long, default_value_t = 1500)]
     steps: usize,
-    /// Runs trained at once (default: the number of CPU cores).
+    /// Runs trained at once (default: the number of CPU cores). With --backend gpu the
+    /// runs always train one after another on the one device.
     #[arg(long)]
     jobs: Option<usize>,
+    /// Training engine.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
     /// Write {"runs": [{"variant", "config", "final", "history"}]} here.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -114,6 +125,9 @@ struct BenchArgs {
     /// Untimed steps first.
     #[arg(long, default_value_t = 5)]
     warmup_steps: usize,
+    /// Training engine to time.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
 }
 
 fn main() -> ExitCode {
@@ -155,9 +169,9 @@ fn short_metrics(m: &Metrics) -> String {
 
 /// Trains `run` for `steps` steps, updating `bar`, and returns its report.
 /// With `print_metrics`, each metrics step also prints a line above the bar.
-fn train_with_bar(mut run: Run, steps: usize, bar: &ProgressBar, print_metrics: bool) -> Result<(RunReport, Run), String> {
+fn train_with_bar(mut run: Engine, steps: usize, bar: &ProgressBar, print_metrics: bool) -> Result<(RunReport, Engine), String> {
     let start = Instant::now();
-    let result = run.train(steps, |_, metrics| {
+    let result = run.train(steps, |metrics| {
         bar.inc(1);
         if let Some(m) = metrics {
             bar.set_message(short_metrics(m));
@@ -173,14 +187,15 @@ fn train_with_bar(mut run: Run, steps: usize, bar: &ProgressBar, print_metrics: 
         }
     });
     bar.finish();
-    result.map_err(|e| format!("{}: {e}", run.config.model.variant))?;
-    let last = run.history.last().expect("train records metrics").clone();
+    result.map_err(|e| format!("{}: {e}", run.config().model.variant))?;
+    let last = run.history().last().expect("train records metrics").clone();
     let report = RunReport {
-        variant: run.config.model.variant.name(),
-        config: run.config.clone(),
+        variant: run.config().model.variant.name(),
+        backend: run.backend().name().to_string(),
+        config: run.config().clone(),
         seconds: start.elapsed().as_secs_f64(),
         final_metrics: FinalMetrics::from_metrics(&last),
-        history: run.history.clone(),
+        history: run.history().to_vec(),
     };
     Ok((report, run))
 }
@@ -209,16 +224,24 @@ fn write_outputs(reports: &[RunReport], json: Option<&Path>, csv: Option<&Path>)
 fn train(a: TrainArgs) -> Result<(), String> {
     let run = match &a.resume {
         Some(dir) => {
+            if a.backend == Backend::Gpu {
+                return Err(
+                    "--resume continues a checkpoint on the CPU engine only: drop --backend gpu \
+                     (checkpoints saved from either backend resume on the CPU)"
+                        .into(),
+                );
+            }
             let files = CheckpointFiles::read_dir(dir).map_err(|e| e.to_string())?;
-            Run::from_checkpoint(&files, &Limits::CLI).map_err(|e| e.to_string())?
+            Engine::Cpu(Box::new(Run::from_checkpoint(&files, &Limits::CLI).map_err(|e| e.to_string())?))
         }
         None => {
             let base = a.run.base_config()?;
             let config = a.run.run_config(&base, &a.variant)?;
-            Run::new(config, &Limits::CLI).map_err(|e| format!("invalid run config: {e}"))?
+            let gpu = a.backend.context()?;
+            Engine::new(config, gpu.as_ref())?
         }
     };
-    let name = run.config.model.variant.name();
+    let name = run.config().model.variant.name();
     let bar = progress_bar(a.steps as u64, &name, a.quiet);
     let (report, run) = train_with_bar(run, a.steps, &bar, !a.quiet)?;
     if !a.quiet {
@@ -226,7 +249,7 @@ fn train(a: TrainArgs) -> Result<(), String> {
     }
     write_outputs(std::slice::from_ref(&report), a.json.as_deref(), a.csv.as_deref())?;
     if let Some(dir) = &a.save {
-        run.to_checkpoint().write_dir(dir).map_err(|e| e.to_string())?;
+        run.into_cpu_run()?.to_checkpoint().write_dir(dir).map_err(|e| e.to_string())?;
         eprintln!("wrote checkpoint {}", dir.display());
     }
     Ok(())
@@ -244,8 +267,10 @@ fn compare(a: CompareArgs) -> Result<(), String> {
     if configs.is_empty() {
         return Err("--variants is empty: name at least one variant".into());
     }
+    let gpu = a.backend.context()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = a.jobs.unwrap_or(cores).clamp(1, configs.len());
+    // One device runs one training step at a time, so GPU runs go one after another.
+    let jobs = if gpu.is_some() { 1 } else { a.jobs.unwrap_or(cores).clamp(1, configs.len()) };
     let multi = MultiProgress::new();
     if a.quiet {
         multi.set_draw_target(ProgressDrawTarget::hidden());
@@ -267,8 +292,7 @@ fn compare(a: CompareArgs) -> Result<(), String> {
                 if i >= configs.len() {
                     break;
                 }
-                let outcome = Run::new(configs[i].clone(), &Limits::CLI)
-                    .map_err(|e| format!("invalid run config: {e}"))
+                let outcome = Engine::new(configs[i].clone(), gpu.as_ref())
                     .and_then(|run| train_with_bar(run, a.steps, &bars[i], false).map(|(report, _)| report));
                 *results[i].lock().expect("no thread panics while holding it") = Some(outcome);
             });
@@ -284,6 +308,9 @@ fn compare(a: CompareArgs) -> Result<(), String> {
         "task {task}, seed {}, {} steps, L={} H={} C={} T={} batch {} lr {}",
         base.seed, a.steps, base.model.layers, base.model.heads, base.model.width, base.model.seq_len, base.train.batch, base.train.lr
     );
+    if let Some(ctx) = &gpu {
+        println!("backend gpu: {}", engine::adapter_description(ctx));
+    }
     println!("{}", report::table(&reports));
     println!("F-Attn of uniform attention at T={}: {:.4}", base.model.seq_len, gatelab_model::metrics::uniform_f_attn(base.model.seq_len));
     write_outputs(&reports, a.json.as_deref(), a.csv.as_deref())
@@ -331,28 +358,36 @@ fn export(a: ExportArgs) -> Result<(), String> {
 fn bench(a: BenchArgs) -> Result<(), String> {
     let base = a.run.base_config()?;
     let config = a.run.run_config(&base, &a.variant)?;
-    let mut run: Run = Run::new(config.clone(), &Limits::CLI).map_err(|e| format!("invalid run config: {e}"))?;
+    let gpu = a.backend.context()?;
+    let mut run = Engine::new(config.clone(), gpu.as_ref())?;
     for _ in 0..a.warmup_steps {
-        run.train_step().map_err(|e| e.to_string())?;
+        run.train_step()?;
     }
     let start = Instant::now();
     for _ in 0..a.steps {
-        run.train_step().map_err(|e| e.to_string())?;
+        run.train_step()?;
     }
     let seconds = start.elapsed().as_secs_f64();
     let eval_start = Instant::now();
-    let _ = run.evaluate();
+    run.evaluate()?;
     let eval_seconds = eval_start.elapsed().as_secs_f64();
     let tokens = (config.train.batch * config.model.seq_len * a.steps) as f64;
     let m = &config.model;
-    println!("backend cpu (ndarray, one thread), variant {}", m.variant);
+    match &gpu {
+        None => println!("backend cpu (ndarray, one thread), variant {}", m.variant),
+        Some(ctx) => println!("backend gpu ({}), variant {}", engine::adapter_description(ctx), m.variant),
+    }
     println!(
         "config: L={} H={} C={} T={} batch {} vocab {} ({} parameters)",
-        m.layers, m.heads, m.width, m.seq_len, config.train.batch, run.task.vocab(), run.layout.total
+        m.layers, m.heads, m.width, m.seq_len, config.train.batch, run.vocab(), run.parameter_count()
     );
     println!("steps/s  {:.2}", a.steps as f64 / seconds);
     println!("tokens/s {:.0}", tokens / seconds);
     println!("ms/step  {:.2}", 1e3 * seconds / a.steps as f64);
+    if let Some(dispatches) = run.dispatches_per_step() {
+        println!("dispatches/step {dispatches}");
+        println!("read-back/step  {} bytes", engine::GPU_STEP_READ_BACK_BYTES);
+    }
     println!("probe metrics: {:.2} ms", 1e3 * eval_seconds);
     Ok(())
 }

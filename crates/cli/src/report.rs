@@ -45,6 +45,8 @@ impl FinalMetrics {
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
     pub variant: String,
+    /// Training engine: "cpu" or "gpu".
+    pub backend: String,
     pub config: RunConfig,
     /// Wall-clock seconds of training, metrics included.
     pub seconds: f64,

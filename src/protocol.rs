@@ -1,0 +1,63 @@
+//! Messages between the page and a training engine, whether that engine is a
+//! CPU Web Worker or the WebGPU engine on the main thread.
+
+use gatelab_model::{Metrics, RunConfig, Snapshot};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+/// A request to an engine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Builds a fresh run from `config`. Replies carry `generation`, so the
+    /// page can drop replies that belong to an earlier run.
+    Start { generation: u32, config: RunConfig },
+    /// Trains `steps` more steps and reports the metrics taken on the way.
+    Train { generation: u32, steps: usize },
+}
+
+/// A reply from an engine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// The run exists: token labels of the probe sequence and its metrics at step 0.
+    Started { generation: u32, labels: Vec<String>, metrics: Metrics, snapshot: Snapshot },
+    /// A training chunk finished.
+    Trained {
+        generation: u32,
+        /// Step count after the chunk.
+        step: usize,
+        /// Loss of the chunk's last step.
+        train_loss: f64,
+        /// Metrics recorded during the chunk, in step order.
+        metrics: Vec<Metrics>,
+        /// Probe-sequence attention at the last recorded metrics, if any.
+        snapshot: Option<Snapshot>,
+    },
+    /// The run cannot go on, with the engine's error message.
+    Failed { generation: u32, message: String },
+}
+
+impl Reply {
+    pub fn generation(&self) -> u32 {
+        match self {
+            Reply::Started { generation, .. } | Reply::Trained { generation, .. } | Reply::Failed { generation, .. } => {
+                *generation
+            }
+        }
+    }
+}
+
+/// Worker message codec: JSON text. gloo-worker's default codec, bincode,
+/// cannot decode the internally tagged `TaskConfig`.
+pub struct JsonCodec;
+
+impl gloo::worker::Codec for JsonCodec {
+    fn encode<I: Serialize>(input: I) -> JsValue {
+        let text = serde_json::to_string(&input).expect("engine messages serialise to JSON");
+        JsValue::from_str(&text)
+    }
+
+    fn decode<O: for<'de> Deserialize<'de>>(input: JsValue) -> O {
+        let text = input.as_string().expect("engine messages are sent as JSON strings");
+        serde_json::from_str(&text).expect("engine messages parse as the JSON they were sent as")
+    }
+}

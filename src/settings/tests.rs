@@ -1,0 +1,172 @@
+use super::{Rejection, Settings, TaskChoice};
+
+fn custom_settings() -> Settings {
+    Settings {
+        variants: ["g3+headwise".into(), "softmax1".into()],
+        seed: 12345678901,
+        layers: 3,
+        heads: 4,
+        width: 96,
+        seq_len: 48,
+        batch: 17,
+        lr: 0.0025,
+        task: TaskChoice::TextJapanese,
+        steps_per_frame: 7,
+        steps: 2222,
+    }
+}
+
+#[test]
+fn lesson_round_trips() {
+    let lesson = Settings::lesson();
+    let (parsed, rejections) = Settings::from_query(&lesson.to_query(), &lesson);
+    assert_eq!(rejections, vec![]);
+    assert_eq!(parsed, lesson);
+}
+
+#[test]
+fn every_setting_round_trips() {
+    let custom = custom_settings();
+    assert_eq!(custom.validate(), Ok(()));
+    let query = format!("?{}", custom.to_query());
+    let (parsed, rejections) = Settings::from_query(&query, &Settings::lesson());
+    assert_eq!(rejections, vec![]);
+    assert_eq!(parsed, custom);
+}
+
+#[test]
+fn each_task_round_trips() {
+    for task in TaskChoice::ALL {
+        let settings = Settings { task, ..Settings::lesson() };
+        let (parsed, rejections) = Settings::from_query(&settings.to_query(), &Settings::lesson());
+        assert_eq!(rejections, vec![], "task {task:?}");
+        assert_eq!(parsed.task, task);
+    }
+}
+
+#[test]
+fn each_named_variant_round_trips() {
+    for name in gatelab_model::NAMED_VARIANTS {
+        let settings = Settings { variants: [name.to_string(), "baseline".into()], ..Settings::lesson() };
+        let (parsed, rejections) = Settings::from_query(&settings.to_query(), &Settings::lesson());
+        assert_eq!(rejections, vec![], "variant {name}");
+        assert_eq!(parsed.variants[0], name);
+    }
+}
+
+#[test]
+fn run_config_passes_validator() {
+    let custom = custom_settings();
+    for index in 0..2 {
+        let config = custom.run_config(index);
+        assert_eq!(config.validate(&gatelab_model::Limits::PAGE), Ok(()));
+        assert_eq!(config.model.width, 96);
+        assert_eq!(config.seed, custom.seed);
+    }
+}
+
+fn parse_one(query: &str) -> (Settings, Vec<Rejection>) {
+    Settings::from_query(query, &Settings::lesson())
+}
+
+#[test]
+fn width_out_of_range_rejected() {
+    let (settings, rejections) = parse_one("width=512&layers=2");
+    assert_eq!(settings.width, Settings::lesson().width);
+    assert_eq!(settings.layers, 2, "the valid field is kept");
+    assert_eq!(rejections.len(), 1);
+    assert_eq!(rejections[0].field, "width");
+    assert_eq!(rejections[0].value, "512");
+    assert!(rejections[0].allowed.contains("16") && rejections[0].allowed.contains("128"), "{:?}", rejections[0]);
+}
+
+#[test]
+fn layers_out_of_range_rejected() {
+    let (settings, rejections) = parse_one("layers=9");
+    assert_eq!(settings.layers, 1);
+    assert_eq!(rejections[0], Rejection { field: "layers".into(), value: "9".into(), allowed: "1 – 4".into() });
+}
+
+#[test]
+fn unparsable_number_rejected() {
+    let (settings, rejections) = parse_one("lr=fast");
+    assert_eq!(settings.lr, Settings::lesson().lr);
+    assert_eq!(rejections[0].field, "lr");
+    assert_eq!(rejections[0].value, "fast");
+}
+
+#[test]
+fn non_finite_lr_rejected() {
+    for text in ["NaN", "inf", "0", "2"] {
+        let (settings, rejections) = parse_one(&format!("lr={text}"));
+        assert_eq!(settings.lr, Settings::lesson().lr, "lr={text}");
+        assert_eq!(rejections.len(), 1, "lr={text}");
+        assert_eq!(rejections[0].field, "lr");
+    }
+}
+
+#[test]
+fn heads_not_allowed_rejected() {
+    let (settings, rejections) = parse_one("heads=3");
+    assert_eq!(settings.heads, 1);
+    assert_eq!(rejections[0].field, "heads");
+    assert_eq!(rejections[0].allowed, "1, 2, 4, 8");
+}
+
+#[test]
+fn width_not_multiple_rejected() {
+    let (settings, rejections) = parse_one("width=40");
+    assert_eq!(settings.width, 64);
+    assert_eq!(rejections[0].field, "width");
+    assert_eq!(rejections[0].value, "40");
+}
+
+#[test]
+fn unknown_variant_rejected() {
+    let (settings, rejections) = parse_one("b=g9");
+    assert_eq!(settings.variants[1], "g1");
+    assert_eq!(rejections[0].field, "b");
+    assert_eq!(rejections[0].value, "g9");
+    assert!(rejections[0].allowed.contains("sigmoid-attn"));
+}
+
+#[test]
+fn unknown_task_rejected() {
+    let (settings, rejections) = parse_one("task=poetry");
+    assert_eq!(settings.task, TaskChoice::BigramBackcopy);
+    assert_eq!(rejections[0].field, "task");
+    assert!(rejections[0].allowed.contains("text-ja"));
+}
+
+#[test]
+fn steps_per_frame_rejected() {
+    let (settings, rejections) = parse_one("spf=0&steps=0");
+    assert_eq!(settings.steps_per_frame, Settings::lesson().steps_per_frame);
+    assert_eq!(settings.steps, 1500);
+    let fields: Vec<&str> = rejections.iter().map(|r| r.field.as_str()).collect();
+    assert_eq!(fields, ["spf", "steps"]);
+}
+
+#[test]
+fn unknown_keys_ignored() {
+    let (settings, rejections) = parse_one("?utm_source=x&&seed=7");
+    assert_eq!(rejections, vec![]);
+    assert_eq!(settings.seed, 7);
+}
+
+#[test]
+fn percent_escapes_decoded() {
+    let (settings, rejections) = parse_one("a=g3%2Bheadwise");
+    assert_eq!(rejections, vec![]);
+    assert_eq!(settings.variants[0], "g3+headwise");
+}
+
+#[test]
+fn set_rejects_and_keeps_settings() {
+    let mut settings = Settings::lesson();
+    let rejection = settings.set("seq_len", "512").unwrap_err();
+    assert_eq!(rejection.field, "seq_len");
+    assert_eq!(settings, Settings::lesson());
+    settings.set("seq_len", "64").unwrap();
+    assert_eq!(settings.seq_len, 64);
+}

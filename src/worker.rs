@@ -1,0 +1,77 @@
+//! The CPU engine's Web Worker: one `Run<f32>` per worker, so two runs train
+//! on two cores and the page never blocks.
+
+use gatelab_model::{Limits, Run};
+use gloo::worker::{HandlerId, Worker, WorkerScope};
+
+use crate::protocol::{Reply, Request};
+
+/// Trains one run inside a Web Worker.
+pub struct Trainer {
+    run: Option<Run<f32>>,
+    generation: u32,
+}
+
+impl Worker for Trainer {
+    type Message = ();
+    type Input = Request;
+    type Output = Reply;
+
+    fn create(_scope: &WorkerScope<Self>) -> Self {
+        Trainer { run: None, generation: 0 }
+    }
+
+    fn update(&mut self, _scope: &WorkerScope<Self>, _msg: ()) {}
+
+    fn received(&mut self, scope: &WorkerScope<Self>, request: Request, id: HandlerId) {
+        let reply = match request {
+            Request::Start { generation, config } => self.start(generation, config),
+            Request::Train { generation, steps } => self.train(generation, steps),
+        };
+        if let Some(reply) = reply {
+            scope.respond(id, reply);
+        }
+    }
+}
+
+impl Trainer {
+    fn start(&mut self, generation: u32, config: gatelab_model::RunConfig) -> Option<Reply> {
+        self.generation = generation;
+        let mut run = match Run::<f32>::new(config, &Limits::PAGE) {
+            Ok(run) => run,
+            Err(error) => {
+                self.run = None;
+                return Some(Reply::Failed { generation, message: error.to_string() });
+            }
+        };
+        let (metrics, snapshot) = run.evaluate();
+        run.history.push(metrics.clone());
+        let labels = run.task.labels();
+        self.run = Some(run);
+        Some(Reply::Started { generation, labels, metrics, snapshot })
+    }
+
+    /// Trains a chunk; a request for an older generation gets no reply.
+    fn train(&mut self, generation: u32, steps: usize) -> Option<Reply> {
+        if generation != self.generation {
+            return None;
+        }
+        let run = self.run.as_mut()?;
+        let mut metrics = Vec::new();
+        let mut snapshot = None;
+        let mut train_loss = f64::NAN;
+        for _ in 0..steps {
+            match run.train_step() {
+                Ok(stats) => train_loss = stats.loss,
+                Err(error) => return Some(Reply::Failed { generation, message: error.to_string() }),
+            }
+            if run.metrics_due() {
+                let (measured, snap) = run.evaluate();
+                run.history.push(measured.clone());
+                metrics.push(measured);
+                snapshot = Some(snap);
+            }
+        }
+        Some(Reply::Trained { generation, step: run.step, train_loss, metrics, snapshot })
+    }
+}
