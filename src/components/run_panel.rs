@@ -34,6 +34,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     let onchange = props.on_variant.reform(|event: Event| event.target_unchecked_into::<HtmlSelectElement>().value());
     let last = props.history.last();
     let f_attn = last.map_or("–".to_string(), |m| format!("{:.3}", m.f_attn));
+    let loss = last.and_then(|m| m.train_loss).map_or("–".to_string(), |l| format!("{l:.3}"));
 
     let failed = props.failed.as_ref().map(|error| {
         let text = strings.run_failed.replace("{run}", &props.title).replace("{error}", error);
@@ -54,6 +55,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     </select>
                 </label>
                 <p class="f-attn">{ "F-Attn " }<strong data-testid="f-attn">{ f_attn }</strong></p>
+                <p class="f-attn">{ strings.series_train_loss }{ " " }<strong data-testid="loss">{ loss }</strong></p>
                 <p class="speed">{ props.speed.clone() }</p>
             </header>
             { failed }

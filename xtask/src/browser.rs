@@ -25,8 +25,9 @@ const WASM_TEST_TIMEOUT_S: &str = "120";
 /// Folder of the Playwright tests, relative to the workspace root.
 const E2E_DIR: &str = "e2e";
 
-/// Test files that hold for the page as it is now.
-pub const PAGE_TESTS: &[&str] = &["page.test.js"];
+/// Test files that `cargo xtask test` runs: the page's loading and language
+/// checks, and training in both browser profiles.
+pub const PAGE_TESTS: &[&str] = &["page.test.js", "training.test.js"];
 
 /// Every test file, including those of the training page's `data-testid`
 /// attributes.

@@ -25,7 +25,7 @@ Tasks:
                       serve dist/ on http://127.0.0.1:N/ (default port 8080)
   test                Set up, run `cargo test --workspace --release`,
                       `trunk build --release`, the GPU engine's test in
-                      headless Chromium, and e2e/page.test.js
+                      headless Chromium, and the Playwright tests in e2e/
   e2e                 Set up, run `trunk build --release`, then every test
                       in e2e/, including those of the training page
   help                Print this message
