@@ -10,6 +10,9 @@
 // The backward passes gather instead of scattering, so they need no atomics
 // and sum in the same row order as the CPU engine. Both write (not add) the
 // gradient, so the gradient buffer needs no clearing between steps.
+// backward_tokens reads only the rows of token v, from the token row index
+// that the host builds with each batch (ops::token_row_index): V + 1 start
+// offsets, then the N row numbers grouped by token, ascending within a token.
 
 const WG: u32 = 64u;
 
@@ -36,6 +39,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> dx: array<f32>;               // (N, C) gradient of x
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;          // (N, C) embeddings, forward output
 @group(0) @binding(5) var<storage, read_write> grads: array<f32>;      // (P) every gradient, backward output
+@group(0) @binding(6) var<storage, read> token_rows: array<u32>;       // (V + 1 + N) token row index
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
@@ -64,11 +68,13 @@ fn backward_tokens(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     }
     let v = idx / params.width;
     let c = idx % params.width;
+    // Rows of token v are entries start..end of the row list, which begins
+    // after the V + 1 start offsets.
+    let start = params.vocab + 1u + token_rows[v];
+    let end = params.vocab + 1u + token_rows[v + 1u];
     var sum = 0.0;
-    for (var i = 0u; i < params.rows; i = i + 1u) {
-        if (tokens[i] == v) {
-            sum = sum + dx[i * params.width + c];
-        }
+    for (var r = start; r < end; r = r + 1u) {
+        sum = sum + dx[token_rows[r] * params.width + c];
     }
     grads[params.tok_offset + idx] = sum;
 }

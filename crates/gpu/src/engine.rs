@@ -161,6 +161,26 @@ impl GpuRun {
         self.forward.iter().chain(&self.backward).chain([&self.update]).map(|p| p.label.as_str()).collect()
     }
 
+    /// Runs one training step on `batch` with each dispatch submitted alone
+    /// and waited for, and returns each dispatch's label with its wall time.
+    /// It updates the parameters as `step_on` does, but `step` and the
+    /// learning rate stay unchanged, so use it on a throwaway run.
+    pub fn profile_step(&mut self, batch: &Batch) -> Result<Vec<(String, std::time::Duration)>, GpuError> {
+        self.check_batch(batch)?;
+        let step = adamw_step(&self.config, self.layout.total, self.step as u64 + 1);
+        self.ctx.queue.write_buffer(&self.update.uniform, 0, &step.uniform().bytes());
+        upload_batch(&self.ctx, &self.train, batch);
+        self.ctx.wait_for(self.ctx.submit(&[]))?;
+        let mut times = Vec::new();
+        for pass in self.forward.iter().chain(&self.backward).chain([&self.update]) {
+            let start = std::time::Instant::now();
+            let index = self.ctx.submit(&[pass]);
+            self.ctx.wait_for(index)?;
+            times.push((pass.label.clone(), start.elapsed()));
+        }
+        Ok(times)
+    }
+
     /// Draws the next training batch from the data stream.
     pub fn next_batch(&mut self) -> Batch {
         self.task.sample(&mut self.data_rng, self.config.train.batch, self.config.model.seq_len)
@@ -445,6 +465,7 @@ fn adamw_step(config: &RunConfig, count: usize, t: u64) -> ops::AdamwStep {
 
 fn upload_batch(ctx: &GpuContext, acts: &Activations, batch: &Batch) {
     ctx.write_u32(&acts.tokens, &batch.tokens);
+    ctx.write_u32(&acts.token_rows, &ops::token_row_index(&batch.tokens, acts.sizes.vocab));
     ctx.write_u32(&acts.targets, &batch.targets);
     ctx.write_f32(&acts.weights, &batch.weights);
 }

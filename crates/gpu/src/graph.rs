@@ -100,6 +100,8 @@ pub struct Activations {
     pub sizes: Sizes,
     /// (N) token ids, targets and loss weights.
     pub tokens: Buffer,
+    /// (V + 1 + N) the tokens' row index (`ops::token_row_index`).
+    pub token_rows: Buffer,
     pub targets: Buffer,
     pub weights: Buffer,
     /// (N, C) embeddings: the residual stream entering layer 0.
@@ -193,6 +195,7 @@ impl Activations {
         Activations {
             sizes,
             tokens: buffer("tokens", s.rows),
+            token_rows: buffer("token rows", s.vocab + 1 + s.rows),
             targets: buffer("targets", s.rows),
             weights: buffer("weights", s.rows),
             x0: buffer("x0", nc),
@@ -481,7 +484,7 @@ impl Model<'_> {
 
         // x = tok_emb[ids] (+ pos_emb[t])
         let embedding = self.embedding(s);
-        passes.push(ops::embedding_backward_tokens(ctx, &embedding, &acts.tokens, &d.dx, grads));
+        passes.push(ops::embedding_backward_tokens(ctx, &embedding, &acts.token_rows, &d.dx, grads));
         if self.layout.pos_emb.is_some() {
             passes.push(ops::embedding_backward_positions(ctx, &embedding, &d.dx, grads));
         }

@@ -9,7 +9,7 @@ use wgpu::util::DeviceExt;
 /// Workgroup size of every kernel (`const WG` in each shader).
 pub const WG: u32 = 64;
 /// Side of the square output block of one matmul workgroup (`TILE` in matmul.wgsl).
-pub const TILE: u32 = 8;
+pub const TILE: u32 = 32;
 /// Maximum workgroups along one dimension of a dispatch under WebGPU's default limits.
 pub const MAX_GROUPS_PER_DIMENSION: u32 = 65535;
 

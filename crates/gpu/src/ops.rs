@@ -54,12 +54,44 @@ pub fn embedding_forward(ctx: &GpuContext, spec: &EmbeddingSpec, tokens: &Buffer
     )
 }
 
-pub fn embedding_backward_tokens(ctx: &GpuContext, spec: &EmbeddingSpec, tokens: &Buffer, dx: &Buffer, grads: &Buffer) -> Pass {
+/// Builds the token row index that `embedding_backward_tokens` reads, (V + 1 + N) entries:
+/// entry v is where the rows of token v start in the row list, entry V is N,
+/// and the row list that follows holds the row numbers grouped by token,
+/// ascending within a token. Rows whose token is not below `vocab` are left
+/// out, so their gradient goes nowhere, and zeros pad the list to N entries.
+pub fn token_row_index(tokens: &[u32], vocab: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; vocab];
+    for &token in tokens {
+        if let Some(count) = counts.get_mut(token as usize) {
+            *count += 1;
+        }
+    }
+    let mut index = Vec::with_capacity(vocab + 1 + tokens.len());
+    let mut start = 0u32;
+    for count in &counts {
+        index.push(start);
+        start += count;
+    }
+    index.push(start);
+    index.resize(vocab + 1 + tokens.len(), 0);
+
+    let mut next: Vec<u32> = index[..vocab].to_vec();
+    for (row, &token) in tokens.iter().enumerate() {
+        if let Some(slot) = next.get_mut(token as usize) {
+            index[vocab + 1 + *slot as usize] = row as u32;
+            *slot += 1;
+        }
+    }
+    index
+}
+
+/// `token_rows` is the batch's [`token_row_index`].
+pub fn embedding_backward_tokens(ctx: &GpuContext, spec: &EmbeddingSpec, token_rows: &Buffer, dx: &Buffer, grads: &Buffer) -> Pass {
     ctx.kernels().pass(
         Shader::Embedding,
         "backward_tokens",
         &spec.uniform(),
-        &[(1, tokens), (3, dx), (5, grads)],
+        &[(3, dx), (5, grads), (6, token_rows)],
         flat_groups(spec.vocab * spec.width),
     )
 }

@@ -65,13 +65,14 @@ fn embedding_matches_cpu() {
             pos_offset: learned.then_some(pos_offset),
         };
         let tokens_buffer = ctx().upload_u32("tokens", &tokens);
+        let token_rows = ctx().upload_u32("token rows", &ops::token_row_index(&tokens, vocab));
         let params_buffer = upload(&parameters);
         let x = zeros(rows * width);
         let dx_buffer = upload(&dx);
         let grads = zeros(parameters.len());
         let passes = [
             ops::embedding_forward(ctx(), &spec, &tokens_buffer, &params_buffer, &x),
-            ops::embedding_backward_tokens(ctx(), &spec, &tokens_buffer, &dx_buffer, &grads),
+            ops::embedding_backward_tokens(ctx(), &spec, &token_rows, &dx_buffer, &grads),
         ];
         run(&passes.iter().collect::<Vec<_>>());
         if learned {
@@ -139,6 +140,16 @@ fn rmsnorm_matches_cpu() {
 
 fn matmul_reference(a: &Array2<f64>, b: &Array2<f64>) -> Vec<f64> {
     a.dot(b).iter().copied().collect()
+}
+
+#[test]
+fn token_row_index_groups_rows() {
+    // Token 3 is outside the vocabulary of 3 and gets no entry.
+    let tokens = [2, 0, 2, 3, 0, 2];
+    let index = ops::token_row_index(&tokens, 3);
+    assert_eq!(index[..4], [0, 2, 2, 5], "start offsets");
+    assert_eq!(index[4..9], [1, 4, 0, 2, 5], "rows grouped by token");
+    assert_eq!(index.len(), 3 + 1 + tokens.len(), "length");
 }
 
 #[test]
