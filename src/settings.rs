@@ -290,7 +290,10 @@ impl Rejection {
                 value: width.to_string(),
                 allowed: format!("16 – {} (× 16, × {})", Limits::PAGE.max_width, 2 * heads),
             },
-            ConfigError::UnknownVariant { .. } | ConfigError::KnobWithoutGate | ConfigError::NotApplicableAtG5 { .. } => {
+            ConfigError::UnknownVariant { .. }
+            | ConfigError::KnobSetTwice { .. }
+            | ConfigError::KnobWithoutGate
+            | ConfigError::NotApplicableAtG5 { .. } => {
                 Rejection { field: field.to_string(), value: value.to_string(), allowed: NAMED_VARIANTS.join(", ") }
             }
             other => Rejection { field: field.to_string(), value: value.to_string(), allowed: other.to_string() },

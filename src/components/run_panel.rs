@@ -175,9 +175,12 @@ fn metric_charts(props: &RunPanelProps, strings: &Strings) -> Html {
 }
 
 fn gate_panels(props: &RunPanelProps, strings: &Strings) -> Html {
-    let gate = props.history.last().and_then(|m| m.gate.as_ref());
-    let (Some(gate), true) = (gate, props.has_gate) else {
+    if !props.has_gate {
         return html! { <p class="note">{ strings.no_gate }</p> };
+    }
+    // A gated run shows its gate panels once the first metrics arrive.
+    let Some(gate) = props.history.last().and_then(|m| m.gate.as_ref()) else {
+        return html! { <p class="note">{ strings.waiting }</p> };
     };
     let bins = Rc::new(gate.histogram.clone());
     let map = props.snapshot.as_ref().and_then(|snapshot| {

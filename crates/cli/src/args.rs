@@ -67,6 +67,8 @@ pub enum AttnArg {
     Softmax,
     Softmax1,
     SinkLogit,
+    /// Named as in variant strings, where `sigmoid` is the gate activation.
+    #[value(name = "sigmoid-attn", alias = "sigmoid")]
     Sigmoid,
 }
 
@@ -158,7 +160,7 @@ fn text_source(text: &str) -> Result<TextSource, String> {
         "ja" => Ok(TextSource::Japanese),
         path => std::fs::read_to_string(path)
             .map(TextSource::Custom)
-            .map_err(|e| format!("--text {path}: cannot read it as UTF-8 text: {e}")),
+            .map_err(|e| format!("--text {path}: cannot read the file as UTF-8 text: {e}")),
     }
 }
 

@@ -57,15 +57,16 @@ struct TrainArgs {
     /// Write a checkpoint (weights, optimiser state, config) into this folder at the end.
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
-    /// Resume from a checkpoint folder written by --save; run options are then taken from it.
-    /// Resuming runs on the CPU engine only, whichever backend saved the checkpoint.
-    #[arg(long, value_name = "DIR", conflicts_with = "variant")]
+    /// Resume from a checkpoint folder written by --save; run options are then taken from it,
+    /// so none may be given. Resuming runs on the CPU engine only, whichever backend saved the
+    /// checkpoint. Pass --save again to update a checkpoint.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["variant", "RunArgs"])]
     resume: Option<PathBuf>,
     /// Training engine. A GPU run's --save reads its weights and optimiser state back
     /// into a checkpoint that resumes on the CPU.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
-    /// Print no progress bar and no metric lines.
+    /// Print no progress bar and no metric lines, only the final table.
     #[arg(long)]
     quiet: bool,
 }
@@ -82,8 +83,8 @@ struct CompareArgs {
     steps: usize,
     /// Runs trained at once (default: the number of CPU cores). With --backend gpu the
     /// runs always train one after another on the one device.
-    #[arg(long)]
-    jobs: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: Option<u64>,
     /// Training engine.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -120,8 +121,8 @@ struct BenchArgs {
     #[arg(long, default_value = "g1")]
     variant: String,
     /// Timed steps.
-    #[arg(long, default_value_t = 100)]
-    steps: usize,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
     /// Untimed steps first.
     #[arg(long, default_value_t = 5)]
     warmup_steps: usize,
@@ -244,9 +245,7 @@ fn train(a: TrainArgs) -> Result<(), String> {
     let name = run.config().model.variant.name();
     let bar = progress_bar(a.steps as u64, &name, a.quiet);
     let (report, run) = train_with_bar(run, a.steps, &bar, !a.quiet)?;
-    if !a.quiet {
-        println!("{}", report::table(std::slice::from_ref(&report)));
-    }
+    println!("{}", report::table(std::slice::from_ref(&report)));
     write_outputs(std::slice::from_ref(&report), a.json.as_deref(), a.csv.as_deref())?;
     if let Some(dir) = &a.save {
         run.into_cpu_run()?.to_checkpoint().write_dir(dir).map_err(|e| e.to_string())?;
@@ -270,7 +269,7 @@ fn compare(a: CompareArgs) -> Result<(), String> {
     let gpu = a.backend.context()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // One device runs one training step at a time, so GPU runs go one after another.
-    let jobs = if gpu.is_some() { 1 } else { a.jobs.unwrap_or(cores).clamp(1, configs.len()) };
+    let jobs = if gpu.is_some() { 1 } else { a.jobs.map_or(cores, |j| j as usize).clamp(1, configs.len()) };
     let multi = MultiProgress::new();
     if a.quiet {
         multi.set_draw_target(ProgressDrawTarget::hidden());
@@ -364,14 +363,15 @@ fn bench(a: BenchArgs) -> Result<(), String> {
         run.train_step()?;
     }
     let start = Instant::now();
-    for _ in 0..a.steps {
+    let steps = a.steps as usize;
+    for _ in 0..steps {
         run.train_step()?;
     }
     let seconds = start.elapsed().as_secs_f64();
     let eval_start = Instant::now();
     run.evaluate()?;
     let eval_seconds = eval_start.elapsed().as_secs_f64();
-    let tokens = (config.train.batch * config.model.seq_len * a.steps) as f64;
+    let tokens = (config.train.batch * config.model.seq_len * steps) as f64;
     let m = &config.model;
     match &gpu {
         None => println!("backend cpu (ndarray, one thread), variant {}", m.variant),
@@ -381,9 +381,9 @@ fn bench(a: BenchArgs) -> Result<(), String> {
         "config: L={} H={} C={} T={} batch {} vocab {} ({} parameters)",
         m.layers, m.heads, m.width, m.seq_len, config.train.batch, run.vocab(), run.parameter_count()
     );
-    println!("steps/s  {:.2}", a.steps as f64 / seconds);
+    println!("steps/s  {:.2}", steps as f64 / seconds);
     println!("tokens/s {:.0}", tokens / seconds);
-    println!("ms/step  {:.2}", 1e3 * seconds / a.steps as f64);
+    println!("ms/step  {:.2}", 1e3 * seconds / steps as f64);
     if let Some(dispatches) = run.dispatches_per_step() {
         println!("dispatches/step {dispatches}");
         println!("read-back/step  {} bytes", engine::GPU_STEP_READ_BACK_BYTES);

@@ -183,16 +183,34 @@ impl Variant {
             None => rest.push(first),
         }
         rest.extend(parts);
+        // Each knob may be set once, so `g1+headwise+elementwise` is rejected
+        // rather than resolved by order.
+        let mut set_knobs: Vec<usize> = Vec::new();
         for token in rest {
-            variant.apply_knob(token).map_err(|_| ConfigError::UnknownVariant {
+            let knob = variant.apply_knob(token).map_err(|_| ConfigError::UnknownVariant {
                 text: text.to_string(),
             })?;
+            if set_knobs.contains(&knob) {
+                return Err(ConfigError::KnobSetTwice { text: text.to_string(), token: token.to_string() });
+            }
+            set_knobs.push(knob);
         }
         variant.validate()?;
         Ok(variant)
     }
 
-    fn apply_knob(&mut self, token: &str) -> Result<(), ()> {
+    /// Sets the knob that `token` names and returns that knob's index (0 gate
+    /// position, 1 granularity, 2 sharing, 3 form, 4 activation, 5 normaliser).
+    fn apply_knob(&mut self, token: &str) -> Result<usize, ()> {
+        let knob = match token {
+            "none" | "g1" | "g2" | "g3" | "g4" | "g5" => 0,
+            "elementwise" | "headwise" => 1,
+            "head-specific" | "head-shared" => 2,
+            "multiplicative" | "additive" => 3,
+            "sigmoid" | "silu" => 4,
+            "softmax" | "softmax1" | "sink-logit" | "sigmoid-attn" => 5,
+            _ => return Err(()),
+        };
         match token {
             "none" => self.gate_pos = GatePos::None,
             "g1" => self.gate_pos = GatePos::G1,
@@ -214,7 +232,7 @@ impl Variant {
             "sigmoid-attn" => self.attn = AttnNorm::Sigmoid,
             _ => return Err(()),
         }
-        Ok(())
+        Ok(knob)
     }
 
     /// Rejects knob combinations that do not apply: gate knobs without a gate,

@@ -18,6 +18,8 @@ pub enum ConfigError {
          multiplicative, additive, sigmoid, silu, softmax, softmax1, sink-logit, sigmoid-attn)"
     )]
     UnknownVariant { text: String },
+    #[error("variant '{text}' sets one knob twice (again with '{token}'): give each knob at most one value")]
+    KnobSetTwice { text: String, token: String },
     #[error("gate knobs (headwise, head-shared, additive, silu) need a gate position g1-g5")]
     KnobWithoutGate,
     #[error("{knob} does not apply at g5: after Wo the heads are mixed, so g5 is elementwise and head-specific only")]

@@ -106,6 +106,9 @@ fn inapplicable_knobs_are_rejected() {
     assert_eq!(Variant::parse("baseline+silu"), Err(ConfigError::KnobWithoutGate));
     assert!(matches!(Variant::parse("g7"), Err(ConfigError::UnknownVariant { .. })));
     assert!(matches!(Variant::parse(""), Err(ConfigError::UnknownVariant { .. })));
+    assert!(matches!(Variant::parse("g1+headwise+elementwise"), Err(ConfigError::KnobSetTwice { .. })));
+    assert!(matches!(Variant::parse("g1+silu+sigmoid"), Err(ConfigError::KnobSetTwice { .. })));
+    assert_eq!(Variant::parse("g1-headwise+elementwise").unwrap(), Variant::G1, "a knob may override the named base");
     let message = Variant::parse("g5+headwise").unwrap_err().to_string();
     assert!(message.contains("g5"), "{message}");
 }
