@@ -81,7 +81,7 @@ pub static EN: Strings = Strings {
     reason_no_webgpu: "this browser has no navigator.gpu",
     reason_no_adapter: "WebGPU found no adapter ({error})",
     reason_error: "the GPU engine failed ({error})",
-    cpu_lesson_note: "On the CPU the page starts with a smaller lesson (width 32, batch 32, learning rate 0.01) so that 1500 steps finish in reasonable time. The attention sink still forms in the baseline; with the gate, F-Attn ends lower, though by less than in the full lesson.",
+    cpu_lesson_note: "On the CPU the page starts with half the batch of the full lesson (32 sequences instead of 64), so that 1500 steps finish in reasonable time. The attention sink still forms in the baseline, and the gate still removes it.",
     gpu_failed: "The GPU engine failed ({error}). Training continues on the CPU.",
     url_rejected: "The link sets {field} = {value}, which is not allowed (allowed: {allowed}). The default is used instead.",
     run_failed: "{run} stopped: {error}",

@@ -80,7 +80,7 @@ pub static JA: Strings = Strings {
     reason_no_webgpu: "このブラウザには navigator.gpu がありません",
     reason_no_adapter: "WebGPU のアダプタが見つかりません（{error}）",
     reason_error: "GPU エンジンでエラーが起きました（{error}）",
-    cpu_lesson_note: "CPU では、1500 ステップが現実的な時間で終わるよう、小さめの設定（モデル幅 32、バッチサイズ 32、学習率 0.01）で始めます。ベースラインでは同じようにアテンション・シンクが生まれます。ゲートありでは F-Attn が低く終わりますが、その差は通常の設定より小さくなります。",
+    cpu_lesson_note: "CPU では、1500 ステップが現実的な時間で終わるよう、通常のレッスンの半分のバッチサイズ（64 本ではなく 32 本の系列）で始めます。ベースラインでは同じようにアテンション・シンクが生まれ、ゲートはそれを消します。",
     gpu_failed: "GPU エンジンでエラーが起きました（{error}）。CPU で学習を続けます。",
     url_rejected: "リンクの {field} = {value} は使えません（使える値：{allowed}）。代わりに既定値を使います。",
     run_failed: "{run} が停止しました：{error}",
