@@ -222,6 +222,9 @@ impl Component for Playground {
 
 impl Playground {
     fn badge(&self, strings: &Strings) -> Html {
+        // The browser's adapter error is long and technical, so it goes into
+        // the badge's tooltip rather than its text.
+        let mut detail = String::new();
         let (class, text) = match &self.backend {
             None => ("badge", strings.backend_detecting.to_string()),
             Some(Backend::WebGpu { description, .. }) if description.is_empty() => ("badge gpu", "WebGPU".to_string()),
@@ -229,7 +232,10 @@ impl Playground {
             Some(Backend::Cpu(reason)) => {
                 let reason = match reason {
                     CpuReason::NoWebGpu => strings.reason_no_webgpu.to_string(),
-                    CpuReason::NoAdapter(error) => strings.reason_no_adapter.replace("{error}", error),
+                    CpuReason::NoAdapter(error) => {
+                        detail = error.clone();
+                        strings.reason_no_adapter.to_string()
+                    }
                     CpuReason::Error(error) => strings.reason_error.replace("{error}", error),
                 };
                 ("badge cpu", strings.backend_cpu.replace("{reason}", &reason))
@@ -238,7 +244,7 @@ impl Playground {
         html! {
             <p class="backend-line">
                 { strings.backend_label }{ " " }
-                <span {class} data-testid="backend-badge">{ text }</span>
+                <span {class} title={detail} data-testid="backend-badge">{ text }</span>
             </p>
         }
     }

@@ -10,17 +10,17 @@ pub static EN: Strings = Strings {
     language_english: "English",
     language_japanese: "日本語",
     intro_heading: "Two tiny transformers, trained side by side in your browser",
-    intro_body: "gatelab will train a baseline transformer and a gated-attention \
+    intro_body: "gatelab trains a baseline transformer and a gated-attention \
         transformer on the same data, at the same time, on your own GPU through \
         WebGPU. Where WebGPU is not available, a CPU engine compiled to \
-        WebAssembly takes over, more slowly.",
+        WebAssembly takes over in Web Workers, more slowly.",
     intro_sink: "In a softmax attention layer, each head's weights over the \
         earlier tokens must sum to one, even when nothing earlier is relevant. \
         Many heads then learn to put most of that weight on the first token. \
         This pattern is called an attention sink.",
     intro_status: "Press Play to train both runs from the same seed. Every \
         setting is kept in the page address, so a link reproduces the view.",
-    comparison_heading: "What you will compare",
+    comparison_heading: "The two models",
     baseline_title: "Baseline",
     baseline_body: "Standard multi-head softmax attention. Each head's output \
         is its attention-weighted sum of value vectors, passed straight to the \
@@ -38,13 +38,13 @@ pub static EN: Strings = Strings {
     metric_definition: "First-token attention: the attention weight that \
         queries place on the first token, averaged over the queries.",
     backend_heading: "GPU or CPU",
-    backend_body: "The GPU path will run one WGSL compute kernel per \
+    backend_body: "The GPU path runs one WGSL compute kernel per \
         operation. The CPU engine, written in Rust, runs the same model and \
         serves as the reference for the GPU results.",
     backend_webgpu_found: "This browser exposes the WebGPU API, so training \
-        will try the GPU first.",
+        tries the GPU first.",
     backend_webgpu_missing: "This browser does not expose WebGPU, so training \
-        will use the CPU fallback.",
+        uses the CPU fallback.",
     footer_source: "Based on:",
     paper_authors: "Qiu et al., 2025.",
     paper_title: "Gated Attention for Large Language Models: Non-linearity, \
@@ -79,7 +79,7 @@ pub static EN: Strings = Strings {
     backend_detecting: "checking for WebGPU…",
     backend_cpu: "CPU (Web Workers), because {reason}",
     reason_no_webgpu: "this browser has no navigator.gpu",
-    reason_no_adapter: "WebGPU found no adapter ({error})",
+    reason_no_adapter: "WebGPU found no GPU adapter",
     reason_error: "the GPU engine failed ({error})",
     cpu_lesson_note: "On the CPU the page starts with half the batch of the full lesson (32 sequences instead of 64), so that 1500 steps finish in reasonable time. The attention sink still forms in the baseline, and the gate still removes it.",
     gpu_failed: "The GPU engine failed ({error}). Training continues on the CPU.",

@@ -14,9 +14,9 @@ pub static JA: Strings = Strings {
     language_japanese: "日本語",
     intro_heading: "2つの小さな Transformer を、ブラウザの中で並べて学習",
     intro_body: "gatelab では、ベースラインの Transformer と、ゲート付きアテンションの \
-        Transformer を、同じデータで同時に、WebGPU を通じてあなたの GPU 上で学習させる\
-        予定です。WebGPU が使えない環境では、WebAssembly にコンパイルした CPU エンジンが\
-        代わりに動きます（速度は落ちます）。",
+        Transformer を、同じデータで同時に、WebGPU を通じてあなたの GPU 上で学習させます。\
+        WebGPU が使えない環境では、WebAssembly にコンパイルした CPU エンジンが Web Worker \
+        の中で代わりに動きます（速度は落ちます）。",
     intro_sink: "softmax アテンションでは、各ヘッドが前のトークンに割り当てる重みの合計が\
         必ず 1 になります。参照すべきトークンが無いときも同じです。そのため多くのヘッドは、\
         重みの大半を先頭トークンに置くように学習します。このパターンをアテンション・シンクと\
@@ -38,7 +38,7 @@ pub static JA: Strings = Strings {
     metric_definition: "先頭トークンへのアテンション：クエリが先頭トークンに割り当てる\
         アテンション重みを、全クエリで平均した値です。",
     backend_heading: "GPU と CPU",
-    backend_body: "GPU では、演算ごとに1つの WGSL コンピュートカーネルを実行する予定です。\
+    backend_body: "GPU では、演算ごとに1つの WGSL コンピュートカーネルを実行します。\
         Rust で書かれた CPU エンジンは同じモデルを実行し、GPU の結果を検証する基準になります。",
     backend_webgpu_found: "このブラウザは WebGPU API を提供しているため、学習はまず GPU で\
         試みます。",
@@ -78,7 +78,7 @@ pub static JA: Strings = Strings {
     backend_detecting: "WebGPU を確認しています…",
     backend_cpu: "CPU（Web Worker）：{reason}",
     reason_no_webgpu: "このブラウザには navigator.gpu がありません",
-    reason_no_adapter: "WebGPU のアダプタが見つかりません（{error}）",
+    reason_no_adapter: "WebGPU の GPU アダプタが見つかりません",
     reason_error: "GPU エンジンでエラーが起きました（{error}）",
     cpu_lesson_note: "CPU では、1500 ステップが現実的な時間で終わるよう、通常のレッスンの半分のバッチサイズ（64 本ではなく 32 本の系列）で始めます。ベースラインでは同じようにアテンション・シンクが生まれ、ゲートはそれを消します。",
     gpu_failed: "GPU エンジンでエラーが起きました（{error}）。CPU で学習を続けます。",
