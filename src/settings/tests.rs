@@ -77,7 +77,8 @@ fn width_out_of_range_rejected() {
     assert_eq!(rejections.len(), 1);
     assert_eq!(rejections[0].field, "width");
     assert_eq!(rejections[0].value, "512");
-    assert!(rejections[0].allowed.contains("16") && rejections[0].allowed.contains("128"), "{:?}", rejections[0]);
+    assert!(rejections[0].allowed.contains("16"), "{:?}", rejections[0]);
+    assert!(rejections[0].allowed.contains("128"), "{:?}", rejections[0]);
 }
 
 #[test]

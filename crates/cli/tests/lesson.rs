@@ -2,9 +2,9 @@
 //! attention sink and G1 gates (elementwise and headwise) do not.
 //!
 //! This trains nine runs of 1500 steps through the real command line, about
-//! 70 s each on one core of a 2-core x86-64 machine, so it is only meaningful
-//! in an optimised build (`cargo test --release`); a debug build would take
-//! hours.
+//! 70 s each on one core of a 2-core x86-64 machine. It is only meaningful in
+//! an optimised build (`cargo test --release`), because a debug build would
+//! take hours.
 
 use std::process::Command;
 

@@ -5,7 +5,7 @@
 //! [`crate::params::Layout`] (`tok_emb`, `pos_emb`, `layers.{l}.attn.wq`,
 //! `layers.{l}.attn.wg`, `layers.{l}.mlp.w1`, `final_norm.gain`, `lm_head`,
 //! ...). Matrices are (in, out): a layer computes `x @ W`, so PyTorch's
-//! `nn.Linear.weight` is `W.T`. `optimizer.safetensors` holds `adam.m.{name}`
+//! `nn.Linear.weight` is `W.T`. `optimizer.safetensors` contains `adam.m.{name}`
 //! and `adam.v.{name}`. `config.json` contains a [`CheckpointMeta`].
 
 use std::collections::HashMap;

@@ -283,7 +283,7 @@ impl Variant {
         }
     }
 
-    /// The canonical name: a named variant where one matches, else the gate
+    /// Returns the canonical name: a named variant where one matches, else the gate
     /// position followed by every knob value that differs from G1's.
     pub fn name(&self) -> String {
         for name in NAMED_VARIANTS {
@@ -372,7 +372,7 @@ impl ModelConfig {
     }
 }
 
-/// Which text a text-based task reads.
+/// Source of the text that a text-based task reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "text")]
 pub enum TextSource {
@@ -493,7 +493,7 @@ impl Default for RunConfig {
 }
 
 impl RunConfig {
-    /// The default lesson: Bigram-Backcopy on a random table of V = 64 with 3
+    /// Returns the default lesson: Bigram-Backcopy on a random table of V = 64 with 3
     /// triggers, one layer and one head of width 64, learned positions, T = 32,
     /// batch 64, lr 3e-3, 1500 steps. For seeds 0, 1 and 2 the baseline's
     /// F-Attn ends at 0.86-0.89 and G1's (elementwise and headwise) at
@@ -509,7 +509,7 @@ impl RunConfig {
         }
     }
 
-    /// The same run with another variant.
+    /// Returns the same run with another variant.
     pub fn with_variant(&self, variant: Variant) -> Self {
         let mut config = self.clone();
         config.model.variant = variant;

@@ -131,7 +131,7 @@ pub fn gate_act_forward<F: Scalar>(z: ArrayView2<F>, act: GateAct) -> Array2<F> 
     }
 }
 
-/// sigmoid' = s (1 - s); silu' = s (1 + z (1 - s)). `gate` holds the forward
+/// sigmoid' = s (1 - s); silu' = s (1 + z (1 - s)). `gate` contains the forward
 /// values act(z): for sigmoid it is s itself, so no exp is recomputed.
 pub fn gate_act_backward<F: Scalar>(dgate: ArrayView2<F>, z: ArrayView2<F>, gate: ArrayView2<F>, act: GateAct) -> Array2<F> {
     let mut dz = Array2::zeros(z.dim());
@@ -266,8 +266,8 @@ pub struct AttentionOutput<F> {
 /// the null-slot mass.
 ///
 /// softmax1 and sink-logit are softmax with one extra logit (0, or the learned
-/// b_h) that joins the row and is dropped after; the row maximum includes it,
-/// which keeps exp from overflowing. With b_h = 0 the two are the same
+/// b_h) that joins the row and is dropped after normalising. The row maximum
+/// includes it, which keeps exp from overflowing. With b_h = 0 the two are the same
 /// arithmetic, so they agree exactly.
 fn normalise_row<F: Scalar>(s: &[F], a: &mut [F], norm: AttnNorm, sink_logit: F, ln_t: F) -> F {
     match norm {

@@ -33,7 +33,7 @@ pub struct Batch {
     /// Loss weight of each position's prediction: 1 where scored, else 0.
     pub weights: Vec<f32>,
     /// Positions whose next token is a copy (Bigram-Backcopy: the position
-    /// holds a trigger, so the head must look back). All false for the other
+    /// contains a trigger, so the head must look back). All false for the other
     /// tasks.
     pub copy_query: Vec<bool>,
 }
@@ -231,7 +231,7 @@ impl BigramBackcopy {
     }
 }
 
-/// Each row a Dirichlet(0.2) over ids 1..V-1, drawn as normalised Gamma(0.2)
+/// Draws each row as a Dirichlet(0.2) over ids 1..V-1, drawn as normalised Gamma(0.2)
 /// samples from the stream "task.bigram". The BOS row is drawn like the others
 /// but never used.
 fn random_bigram_rows(vocab: usize, seed: u64) -> Vec<Vec<f64>> {
@@ -260,7 +260,7 @@ fn uniform_row(vocab: usize) -> Vec<f64> {
     row
 }
 
-/// The unigram distribution of a long bigram chain: the stationary
+/// Computes the unigram distribution of a long bigram chain: the stationary
 /// distribution of the table, by 500 rounds of power iteration from uniform.
 /// NOTE: this ignores the copies after triggers, which change the real
 /// frequencies somewhat; the triggers are defined on the bigram table alone.

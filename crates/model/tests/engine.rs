@@ -118,12 +118,14 @@ fn validation_names_field_value_and_range() {
     let mut c = RunConfig::lesson();
     c.model.heads = 3;
     let e = c.validate(&Limits::PAGE).unwrap_err().to_string();
-    assert!(e.contains("heads = 3") && e.contains("1, 2, 4, 8"), "{e}");
+    assert!(e.contains("heads = 3"), "{e}");
+    assert!(e.contains("1, 2, 4, 8"), "{e}");
 
     let mut c = RunConfig::lesson();
     c.model.width = 40;
     let e = c.validate(&Limits::PAGE).unwrap_err().to_string();
-    assert!(e.contains("width = 40") && e.contains("16"), "{e}");
+    assert!(e.contains("width = 40"), "{e}");
+    assert!(e.contains("16"), "{e}");
 
     let mut c = RunConfig::lesson();
     c.model.layers = 5;
@@ -173,7 +175,8 @@ fn non_finite_loss_stops_the_step() {
         other => panic!("expected divergence, got {other}"),
     }
     let message = error.to_string();
-    assert!(message.contains("step 2") && message.contains("lower the learning rate"), "{message}");
+    assert!(message.contains("step 2"), "{message}");
+    assert!(message.contains("lower the learning rate"), "{message}");
 }
 
 #[test]
@@ -221,7 +224,8 @@ fn metrics_have_consistent_shapes() {
         assert_eq!(m.step, 10);
         assert_eq!(m.f_attn_heads.len(), 4);
         assert_eq!(m.f_attn_layers.len(), 2);
-        assert!(m.f_attn > 0.0 && m.f_attn < 1.0);
+        assert!(m.f_attn > 0.0, "F-Attn {}", m.f_attn);
+        assert!(m.f_attn < 1.0, "F-Attn {}", m.f_attn);
         assert_eq!(snap.attention.len(), 2 * 2 * 12 * 12);
         assert_eq!(m.null_mass.is_some(), name == "softmax1");
         assert!(m.val_loss_copy.is_some(), "Bigram-Backcopy splits the loss at copies");
@@ -236,7 +240,7 @@ fn metrics_have_consistent_shapes() {
             }
             other => panic!("unexpected gate metrics for {name}: {:?}", other.0.is_some()),
         }
-        // The history holds step 0 and step 10.
+        // The history contains steps 0, 5 and 10.
         assert_eq!(run.history.iter().map(|m| m.step).collect::<Vec<_>>(), vec![0, 5, 10]);
     }
 }
