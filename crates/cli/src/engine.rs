@@ -70,6 +70,18 @@ impl Engine {
         }
     }
 
+    /// Continues `run` (read from a checkpoint) on the GPU of `gpu`, or on
+    /// the CPU when `gpu` is None.
+    pub fn resume(run: Run, gpu: Option<&GpuContext>) -> Result<Self, String> {
+        match gpu {
+            None => Ok(Engine::Cpu(Box::new(run))),
+            Some(ctx) => {
+                let gpu_run = GpuRun::from_cpu_run(ctx, &run, &Limits::CLI).map_err(|e| gpu_message(&e))?;
+                Ok(Engine::Gpu(Box::new(gpu_run)))
+            }
+        }
+    }
+
     pub fn config(&self) -> &RunConfig {
         match self {
             Engine::Cpu(run) => &run.config,
@@ -184,7 +196,7 @@ impl Engine {
 
     /// Returns the run as a CPU `Run`, for writing a checkpoint. A GPU run's
     /// parameters, AdamW moments and metric history are read back, so the
-    /// checkpoint resumes on the CPU engine from the step where it stopped.
+    /// checkpoint resumes on either engine from the step where it stopped.
     pub fn into_cpu_run(self) -> Result<Run, String> {
         let gpu = match self {
             Engine::Cpu(run) => return Ok(*run),

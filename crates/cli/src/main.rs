@@ -58,12 +58,12 @@ struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
     /// Resume from a checkpoint folder written by --save; run options are then taken from it,
-    /// so none may be given. Resuming runs on the CPU engine only, whichever backend saved the
-    /// checkpoint. Pass --save again to update a checkpoint.
+    /// so none may be given. A checkpoint resumes on either backend, whichever one saved it.
+    /// Pass --save again to update a checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["variant", "RunArgs"])]
     resume: Option<PathBuf>,
     /// Training engine. A GPU run's --save reads its weights and optimiser state back
-    /// into a checkpoint that resumes on the CPU.
+    /// into the same checkpoint format as a CPU run's.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
     /// Print no progress bar and no metric lines, only the final table.
@@ -225,15 +225,10 @@ fn write_outputs(reports: &[RunReport], json: Option<&Path>, csv: Option<&Path>)
 fn train(a: TrainArgs) -> Result<(), String> {
     let run = match &a.resume {
         Some(dir) => {
-            if a.backend == Backend::Gpu {
-                return Err(
-                    "--resume continues a checkpoint on the CPU engine only: drop --backend gpu \
-                     (checkpoints saved from either backend resume on the CPU)"
-                        .into(),
-                );
-            }
             let files = CheckpointFiles::read_dir(dir).map_err(|e| e.to_string())?;
-            Engine::Cpu(Box::new(Run::from_checkpoint(&files, &Limits::CLI).map_err(|e| e.to_string())?))
+            let run = Run::from_checkpoint(&files, &Limits::CLI).map_err(|e| e.to_string())?;
+            let gpu = a.backend.context()?;
+            Engine::resume(run, gpu.as_ref())?
         }
         None => {
             let base = a.run.base_config()?;

@@ -223,7 +223,7 @@ fn bad_backend_names_allowed_values() {
 }
 
 #[test]
-fn gpu_checkpoint_resumes_on_cpu() {
+fn gpu_checkpoint_resumes_on_either_engine() {
     let dir = temp_dir("gpu-ckpt");
     let ckpt = dir.join("ckpt");
     let straight = dir.join("straight.json");
@@ -252,9 +252,23 @@ fn gpu_checkpoint_resumes_on_cpu() {
         assert!(error <= GPU_CPU_TOLERANCE, "final.{key}: GPU then CPU {got} vs CPU {want}, relative error {error:.1e}");
     }
 
-    let out = gatelab(&["train", "--resume", ckpt.to_str().unwrap(), "--backend", "gpu", "--steps", "1", "--quiet"]);
-    assert!(!out.status.success(), "--resume with --backend gpu must fail");
-    assert!(stderr(&out).contains("CPU engine only"), "{}", stderr(&out));
+    // The same checkpoint continued on the GPU reaches the same state.
+    let resumed_gpu = dir.join("resumed-gpu.json");
+    let mut args = vec!["train", "--resume", ckpt.to_str().unwrap(), "--backend", "gpu", "--steps", "5", "--quiet"];
+    args.extend(["--json", resumed_gpu.to_str().unwrap()]);
+    let out = gatelab(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let resumed_gpu = read_json(&resumed_gpu);
+    assert_eq!(resumed_gpu["runs"][0]["backend"], "gpu");
+    let history = resumed_gpu["runs"][0]["history"].as_array().unwrap();
+    let steps: Vec<u64> = history.iter().map(|m| m["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, vec![0, 5, 10], "the run resumed on the GPU keeps its history");
+    for key in ["val_loss", "f_attn", "gate_mean", "train_loss"] {
+        let want = straight["runs"][0]["final"][key].as_f64().unwrap();
+        let got = resumed_gpu["runs"][0]["final"][key].as_f64().unwrap();
+        let error = (got - want).abs() / want.abs().max(1.0);
+        assert!(error <= GPU_CPU_TOLERANCE, "final.{key}: GPU then GPU {got} vs CPU {want}, relative error {error:.1e}");
+    }
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -277,4 +291,35 @@ fn gpu_compare_and_bench_run() {
     for text in ["backend gpu (", "steps/s", "tokens/s", "dispatches/step ", "read-back/step  32 bytes"] {
         assert!(stdout.contains(text), "bench output lacks {text}:\n{stdout}");
     }
+}
+
+/// Overwrites the first value of tensor `name` in a safetensors file with NaN.
+fn poison_tensor(path: &std::path::Path, name: &str) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let begin = header[name]["data_offsets"][0].as_u64().expect("the tensor is in the file") as usize;
+    let at = 8 + header_len + begin;
+    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn nan_weight_stops_both_engines() {
+    let dir = temp_dir("diverged");
+    let ckpt = dir.join("ckpt");
+    let mut args = vec!["train", "--variant", "g1", "--steps", "5", "--save", ckpt.to_str().unwrap()];
+    args.extend(TINY);
+    assert!(gatelab(&args).status.success());
+    poison_tensor(&ckpt.join("model.safetensors"), "lm_head");
+
+    for backend in ["cpu", "gpu"] {
+        let out = gatelab(&["train", "--resume", ckpt.to_str().unwrap(), "--backend", backend, "--steps", "5", "--quiet"]);
+        assert!(!out.status.success(), "--backend {backend}: a NaN weight must stop training");
+        let message = stderr(&out);
+        assert!(message.contains("training diverged at step 6"), "--backend {backend}: {message}");
+        assert!(message.contains("the loss is NaN"), "--backend {backend}: {message}");
+        assert!(message.contains("lower the learning rate"), "--backend {backend}: {message}");
+    }
+    std::fs::remove_dir_all(dir).ok();
 }

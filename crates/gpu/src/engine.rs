@@ -147,6 +147,29 @@ impl GpuRun {
         })
     }
 
+    /// Continues a CPU run on the GPU: uploads its parameters and AdamW
+    /// moments and takes over its step, data stream, metric history and last
+    /// step statistics, so the next step draws the batch the CPU engine would.
+    pub fn from_cpu_run(ctx: &GpuContext, run: &gatelab_model::Run<f32>, limits: &Limits) -> Result<Self, GpuError> {
+        let mut gpu = GpuRun::new(ctx, run.config.clone(), limits)?;
+        gpu.write_params(&run.params);
+        ctx.write_f32(&gpu.shared.moment1, &run.opt.m.data);
+        ctx.write_f32(&gpu.shared.moment2, &run.opt.v.data);
+        // The GPU's AdamW takes its update count from the step number, which
+        // equals the CPU's count while no update was skipped.
+        gpu.step = run.step;
+        gpu.data_rng = run.data_rng.clone();
+        gpu.history = run.history.clone();
+        if let Some(last) = &run.last {
+            let mut values = vec![0.0f32; stats::LEN];
+            values[stats::LOSS] = last.loss as f32;
+            values[stats::GRAD_NORM] = last.grad_norm as f32;
+            ctx.write_f32(&gpu.train.stats, &values);
+            gpu.last_lr = last.lr;
+        }
+        Ok(gpu)
+    }
+
     pub fn context(&self) -> &GpuContext {
         &self.ctx
     }

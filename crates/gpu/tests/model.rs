@@ -220,3 +220,60 @@ fn lesson_step_dispatch_count() {
         assert!((40..80).contains(&count), "{name}: {count} dispatches per step");
     }
 }
+
+/// A NaN parameter makes the loss NaN: the GPU skips the update, so every
+/// parameter and AdamW moment keeps its bits, and the stats flag the step.
+#[test]
+fn nan_loss_skips_update() {
+    let mut run = GpuRun::new(ctx(), config("g1", PosEnc::Learned), &Limits::CLI).expect("valid test config");
+    let mut params = pollster::block_on(run.read_params()).expect("read params");
+    params.data[run.layout.total - 1] = f32::NAN;
+    run.write_params(&params);
+    run.step().expect("queue step");
+
+    assert!(pollster::block_on(run.read_diverged()).expect("read skip flag"), "the step is flagged as skipped");
+    let stats = pollster::block_on(run.read_stats()).expect("read stats");
+    assert!(stats.loss.is_nan(), "loss {}", stats.loss);
+    let after = pollster::block_on(run.read_params()).expect("read params");
+    let bits = |t: &Tensors<f32>| t.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&after), bits(&params), "a skipped step changes no parameter");
+    let (m, v) = pollster::block_on(run.read_moments()).expect("read moments");
+    assert!(m.data.iter().chain(&v.data).all(|&x| x == 0.0), "a skipped step changes no AdamW moment");
+
+    // With finite parameters again, the next step updates.
+    params.data[run.layout.total - 1] = 0.0;
+    run.write_params(&params);
+    run.step().expect("queue step");
+    assert!(!pollster::block_on(run.read_diverged()).expect("read skip flag"), "a finite step is not skipped");
+}
+
+/// A CPU run continued on the GPU takes the batches and updates that the CPU
+/// engine would have taken.
+#[test]
+fn resume_from_cpu_run() {
+    let config = config("g1", PosEnc::Learned);
+    let mut cpu = Run::<f32>::new(config.clone(), &Limits::CLI).expect("valid test config");
+    for _ in 0..5 {
+        cpu.train_step().expect("CPU step");
+    }
+    cpu.record();
+    let mut gpu = GpuRun::from_cpu_run(ctx(), &cpu, &Limits::CLI).expect("resume on the GPU");
+    assert_eq!(gpu.step, 5);
+    assert_eq!(gpu.history.len(), 1);
+    let stats = pollster::block_on(gpu.read_stats()).expect("read stats");
+    let last = cpu.last.clone().expect("the CPU run has taken a step");
+    assert_close("loss before the first GPU step", &[stats.loss as f32], [last.loss], LOGIT_TOLERANCE);
+
+    for step in 6..=10 {
+        gpu.step().expect("queue step");
+        let want = cpu.train_step().expect("CPU step");
+        let got = pollster::block_on(gpu.read_stats()).expect("read stats");
+        assert_eq!(got.step, step);
+        assert_eq!(got.lr, want.lr, "step {step}: learning rate");
+        assert_close(&format!("step {step} loss"), &[got.loss as f32], [want.loss], LOSS_FLOOR);
+    }
+    let params = pollster::block_on(gpu.read_params()).expect("read params");
+    let gap = params.data.iter().zip(&cpu.params.data).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
+    let lr = config.train.lr;
+    assert!(gap <= PARAMETER_FLOOR_LR * lr, "parameters differ by {gap:.2e} after 5 resumed steps, above {:.2e}", PARAMETER_FLOOR_LR * lr);
+}
