@@ -1,6 +1,7 @@
 //! Device set-up, kept apart from the work so that tests and the page can hand
 //! the engine a device they made, and the buffer helpers every part uses.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
@@ -16,6 +17,8 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub adapter: wgpu::AdapterInfo,
     kernels: Arc<Kernels>,
+    /// Bytes copied back to the CPU so far by `read_f32` and `read_words`.
+    bytes_read: Arc<AtomicU64>,
 }
 
 impl GpuContext {
@@ -23,7 +26,7 @@ impl GpuContext {
     /// limits; the engine uses no optional feature.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, adapter: wgpu::AdapterInfo) -> Self {
         let kernels = Arc::new(Kernels::new(&device));
-        GpuContext { device, queue, adapter, kernels }
+        GpuContext { device, queue, adapter, kernels, bytes_read: Arc::default() }
     }
 
     /// Requests an adapter of `backends` and a device with the WebGPU default
@@ -68,6 +71,11 @@ impl GpuContext {
 
     pub fn kernels(&self) -> &Kernels {
         &self.kernels
+    }
+
+    /// Bytes read back to the CPU through this context (and its clones) so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
     }
 
     /// Creates a zeroed f32 storage buffer of `len` elements that can be copied to and from.
@@ -134,6 +142,7 @@ impl GpuContext {
             return Ok(Vec::new());
         }
         let size = (len * 4) as u64;
+        self.bytes_read.fetch_add(size, Ordering::Relaxed);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read-back"),
             size,

@@ -24,6 +24,7 @@ use crate::context::GpuContext;
 use crate::error::GpuError;
 use crate::graph::{Activations, Model, Scratch, Shared, Sizes};
 use crate::kernels::{Pass, MAX_GROUPS_PER_DIMENSION, TILE};
+use crate::metrics::{self as gpu_metrics, MetricsPlan};
 use crate::ops::{self, stats};
 use crate::oneshot;
 
@@ -66,7 +67,10 @@ pub struct GpuRun {
     forward: Vec<Pass>,
     backward: Vec<Pass>,
     update: Pass,
+    /// The probe batch's forward pass.
     probe_passes: Vec<Pass>,
+    /// The metric reductions that follow it and their report buffer.
+    metrics_plan: MetricsPlan,
     /// The last uploaded training batch, for reading its forward pass back.
     last_batch: Option<Batch>,
     last_lr: f64,
@@ -100,7 +104,6 @@ impl GpuRun {
             decay_mask: ctx.upload_f32("decay mask", &decay_mask),
             rope_table: ctx.upload_f32("rope table", &ops::rope_table(config.model.seq_len, config.model.head_dim())),
             partials: ctx.zeros("norm partials", ops::clip_partial_count(layout.total)),
-            f_attn: ctx.zeros("f_attn", config.model.layers * config.model.heads),
         };
         let train = Activations::new(ctx, &config.model, train_sizes);
         let probe_acts = Activations::new(ctx, &config.model, probe_sizes);
@@ -109,8 +112,9 @@ impl GpuRun {
         let model = Model { ctx, config: &config.model, layout: &layout, shared: &shared };
         let forward = model.forward(&train);
         let backward = model.backward(&train, &scratch, config.train.clip);
-        let mut probe_passes = model.forward(&probe_acts);
-        probe_passes.extend(model.f_attn(&probe_acts));
+        let probe = task.probe(config.seed, config.probe_batch, config.model.seq_len);
+        let metrics_plan = MetricsPlan::new(&model, &probe_acts, &probe);
+        let probe_passes = model.forward(&probe_acts);
         let update = ops::adamw_update(
             ctx,
             &adamw_step(&config, layout.total, 0),
@@ -122,7 +126,6 @@ impl GpuRun {
             &shared.moment2,
         );
 
-        let probe = task.probe(config.seed, config.probe_batch, config.model.seq_len);
         upload_batch(ctx, &probe_acts, &probe);
         let data_rng = rng::stream(config.seed, "data");
         Ok(GpuRun {
@@ -141,6 +144,7 @@ impl GpuRun {
             backward,
             update,
             probe_passes,
+            metrics_plan,
             last_batch: None,
             last_lr: f64::NAN,
             in_flight: VecDeque::new(),
@@ -351,19 +355,53 @@ impl GpuRun {
         self.ctx.write_f32(&self.shared.params, &params.data);
     }
 
+    /// Queues the probe batch's forward pass, the metric reductions and the
+    /// copies into the report buffer.
+    fn queue_probe(&self) {
+        let passes: Vec<&Pass> = self.probe_passes.iter().chain(&self.metrics_plan.passes).collect();
+        self.ctx.submit(&passes);
+        self.metrics_plan.submit_copies(&self.ctx, &self.probe_acts, &self.train);
+    }
+
     /// Runs the probe batch forward and returns the F-Attn of every (layer,
     /// head), (L * H) row-major, reduced on the GPU.
     pub async fn read_f_attn(&self) -> Result<Vec<f64>, GpuError> {
-        self.ctx.submit(&self.probe_passes.iter().collect::<Vec<_>>());
+        self.queue_probe();
         let len = self.config.model.layers * self.config.model.heads;
-        let values = self.ctx.read_f32(&self.shared.f_attn, 0, len).await?;
+        let values = self.ctx.read_f32(&self.metrics_plan.report, self.metrics_plan.layout.f_attn, len).await?;
         Ok(values.into_iter().map(f64::from).collect())
     }
 
+    /// Bytes one `evaluate` copies back: the reduced metric values, the loss
+    /// statistics and the snapshot's attention and gate maps of probe
+    /// sequence 0. For the lesson config (`RunConfig::lesson()`: L = 1, H = 1,
+    /// C = 64, T = 32, probe batch 32) this is 4,556 bytes with a G1 gate and
+    /// 4,192 for the baseline, where `evaluate_on_cpu` (the whole forward
+    /// cache and the parameters) reads 6,959,904 and 6,419,232 bytes.
+    pub fn metrics_read_bytes(&self) -> usize {
+        self.metrics_plan.layout.bytes()
+    }
+
     /// Measures the probe batch at the current step: the GPU runs the
-    /// forward pass, and the model crate's metric code reads its activations.
+    /// forward pass and reduces every metric, and one small buffer comes
+    /// back (see [`GpuRun::metrics_read_bytes`]).
     pub async fn evaluate(&self) -> Result<(Metrics, Snapshot), GpuError> {
-        self.ctx.submit(&self.probe_passes.iter().collect::<Vec<_>>());
+        self.queue_probe();
+        let plan = &self.metrics_plan;
+        let words = self.ctx.read_words(&plan.report, 0, plan.layout.len).await?;
+        let last = (self.step > 0).then(|| gpu_metrics::train_stats(&plan.layout, &words, self.step, self.last_lr));
+        let config = &self.config.model;
+        let m = gpu_metrics::build_metrics(config, &plan.layout, &self.probe, &words, self.step, last.as_ref());
+        let snap = gpu_metrics::build_snapshot(&plan.layout, &self.probe, &words, self.step);
+        Ok((m, snap))
+    }
+
+    /// The same measurement the slow way: reads the probe batch's whole
+    /// forward cache and the parameters back and runs the model crate's
+    /// `metrics::compute` and `metrics::snapshot` on the CPU. The tests
+    /// compare `evaluate` with it.
+    pub async fn evaluate_on_cpu(&self) -> Result<(Metrics, Snapshot), GpuError> {
+        self.queue_probe();
         let cache = self.read_forward_cache(Which::Probe).await?;
         let params = self.read_params().await?;
         let last = if self.step == 0 { None } else { Some(self.read_stats().await?) };

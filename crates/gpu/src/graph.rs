@@ -59,8 +59,6 @@ pub struct Shared {
     pub rope_table: Buffer,
     /// Partial sums of the gradient-norm reduction.
     pub partials: Buffer,
-    /// (L * H) F-Attn of the probe batch.
-    pub f_attn: Buffer,
 }
 
 /// Activations one block's forward pass keeps, named as in `LayerCache`.
@@ -494,16 +492,5 @@ impl Model<'_> {
         passes.push(ops::clip_partial_sums(ctx, total, clip, grads, &self.shared.partials));
         passes.push(ops::clip_finish(ctx, total, clip, &self.shared.partials, &acts.stats));
         passes
-    }
-
-    /// F-Attn of every (layer, head) into the shared F-Attn buffer.
-    pub fn f_attn(&self, acts: &Activations) -> Vec<Pass> {
-        let s = &acts.sizes;
-        let spec = s.attention(self.config.variant.attn, 0);
-        acts.layers
-            .iter()
-            .enumerate()
-            .map(|(index, l)| ops::f_attn(self.ctx, &spec, &l.att, &self.shared.f_attn, index * s.heads))
-            .collect()
     }
 }

@@ -12,6 +12,7 @@ mod engine;
 pub mod error;
 pub mod graph;
 pub mod kernels;
+pub mod metrics;
 mod oneshot;
 pub mod ops;
 

@@ -677,13 +677,161 @@ pub fn adamw_update(
 // ---------------------------------------------------------------------------
 // metrics.wgsl
 
+/// Sizes of the metric kernels, shared by every entry point of metrics.wgsl.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricsSpec {
+    pub batch: usize,
+    pub heads: usize,
+    pub seq_len: usize,
+    pub width: usize,
+    pub head_dim: usize,
+    pub gate_width: usize,
+    /// Channel-to-gate map, as in [`GateSpec`].
+    pub index_mode: u32,
+    /// Divide attention rows by their sum first (the sigmoid normaliser).
+    pub normalise_rows: bool,
+    /// Offset of the layer's Wo in the parameter buffer.
+    pub wo_offset: usize,
+}
+
+impl MetricsSpec {
+    pub fn new(variant: &Variant, batch: usize, seq_len: usize, width: usize, heads: usize, wo_offset: usize) -> Self {
+        let gate = GateSpec::new(variant, batch * seq_len, width, heads);
+        MetricsSpec {
+            batch,
+            heads,
+            seq_len,
+            width,
+            head_dim: width / heads,
+            gate_width: gate.gate_width,
+            index_mode: gate.index_mode,
+            normalise_rows: variant.attn == AttnNorm::Sigmoid,
+            wo_offset,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.batch * self.seq_len
+    }
+
+    fn uniform(&self, out_offset: usize) -> Uniform {
+        Uniform::new()
+            .u(self.batch as u32)
+            .u(self.heads as u32)
+            .u(self.seq_len as u32)
+            .u(self.width as u32)
+            .u(self.head_dim as u32)
+            .u(self.gate_width as u32)
+            .u(self.index_mode)
+            .u(flag(self.normalise_rows))
+            .u(self.wo_offset as u32)
+            .u(out_offset as u32)
+    }
+}
+
+/// Values the gate reduction writes per layer: 20 bin counts, three counts,
+/// the sum, H head sums, T position sums, the copy and other row-mean sums.
+pub fn gate_stats_len(heads: usize, seq_len: usize) -> usize {
+    GATE_BINS + 4 + heads + seq_len + 2
+}
+
+/// Bins of the gate histogram (`metrics::GATE_BINS` of the model crate).
+pub const GATE_BINS: usize = gatelab_model::metrics::GATE_BINS;
+
+/// The smallest f32 at or above k / 20 for k = 0..20: g >= edge[k] exactly
+/// when floor(g * 20) >= k in f64, the CPU's bin rule, since g * 20 is exact
+/// in f64 for every f32 g.
+pub fn gate_bin_edges() -> Vec<f32> {
+    (0..GATE_BINS)
+        .map(|k| {
+            let reaches = |e: f32| e as f64 * GATE_BINS as f64 >= k as f64;
+            let mut edge = (k as f64 / GATE_BINS as f64) as f32;
+            while edge > 0.0 && reaches(f32::from_bits(edge.to_bits() - 1)) {
+                edge = f32::from_bits(edge.to_bits() - 1);
+            }
+            while !reaches(edge) {
+                edge = f32::from_bits(edge.to_bits() + 1);
+            }
+            edge
+        })
+        .collect()
+}
+
+/// The `probe_info` input of the metric kernels: the gate bin edges, then
+/// 1 or 0 per row for copy queries.
+pub fn metrics_probe_info(copy_query: &[bool]) -> Vec<f32> {
+    let mut info = gate_bin_edges();
+    info.extend(copy_query.iter().map(|&c| if c { 1.0 } else { 0.0 }));
+    info
+}
+
+/// F-Attn of each head of one layer (metrics.wgsl `f_attn`).
+pub fn metrics_f_attn(ctx: &GpuContext, spec: &MetricsSpec, att: &Buffer, out: &Buffer, out_offset: usize) -> Pass {
+    ctx.kernels().pass(Shader::Metrics, "f_attn", &spec.uniform(out_offset), &[(1, att), (11, out)], flat_groups(spec.heads))
+}
+
+/// Null-slot mass of one layer, summed over queries i >= 1.
+pub fn metrics_null_mass(ctx: &GpuContext, spec: &MetricsSpec, att: &Buffer, out: &Buffer, out_offset: usize) -> Pass {
+    ctx.kernels().pass(Shader::Metrics, "null_mass", &spec.uniform(out_offset), &[(1, att), (11, out)], [1, 1, 1])
+}
+
+/// Probe loss summed at copy queries and at the other scored rows.
+#[allow(clippy::too_many_arguments)]
+pub fn metrics_loss_split(
+    ctx: &GpuContext,
+    spec: &MetricsSpec,
+    row_loss: &Buffer,
+    weights: &Buffer,
+    probe_info: &Buffer,
+    out: &Buffer,
+    out_offset: usize,
+) -> Pass {
+    let bindings = [(6, row_loss), (7, weights), (8, probe_info), (11, out)];
+    ctx.kernels().pass(Shader::Metrics, "loss_split", &spec.uniform(out_offset), &bindings, [2, 1, 1])
+}
+
+/// Largest |x| of one layer's output at BOS rows and at the others.
+pub fn metrics_m_act(ctx: &GpuContext, spec: &MetricsSpec, x: &Buffer, out: &Buffer, out_offset: usize) -> Pass {
+    ctx.kernels().pass(Shader::Metrics, "m_act", &spec.uniform(out_offset), &[(3, x), (11, out)], [2, 1, 1])
+}
+
+/// Norm of each (row, head) value vector through the head's rows of Wo, into `norms` (N, H).
+pub fn metrics_value_norms(ctx: &GpuContext, spec: &MetricsSpec, v: &Buffer, parameters: &Buffer, norms: &Buffer) -> Pass {
+    let groups = flat_groups(spec.rows() * spec.heads);
+    ctx.kernels().pass(Shader::Metrics, "value_norms", &spec.uniform(0), &[(4, v), (5, parameters), (10, norms)], groups)
+}
+
+/// Sums of `norms` per head at BOS rows and at the others, (H, 2).
+pub fn metrics_value_sums(ctx: &GpuContext, spec: &MetricsSpec, norms: &Buffer, out: &Buffer, out_offset: usize) -> Pass {
+    let groups = [(2 * spec.heads) as u32, 1, 1];
+    ctx.kernels().pass(Shader::Metrics, "value_sums", &spec.uniform(out_offset), &[(9, norms), (11, out)], groups)
+}
+
+/// The [`gate_stats_len`] gate statistics of one layer.
+pub fn metrics_gate_stats(ctx: &GpuContext, spec: &MetricsSpec, gate: &Buffer, probe_info: &Buffer, out: &Buffer, out_offset: usize) -> Pass {
+    let groups = [gate_stats_len(spec.heads, spec.seq_len) as u32, 1, 1];
+    let bindings = [(2, gate), (8, probe_info), (11, out)];
+    ctx.kernels().pass(Shader::Metrics, "gate_stats", &spec.uniform(out_offset), &bindings, groups)
+}
+
+/// Mean gate on each head at each position of probe sequence 0, (H, T).
+pub fn metrics_gate_map(ctx: &GpuContext, spec: &MetricsSpec, gate: &Buffer, out: &Buffer, out_offset: usize) -> Pass {
+    let groups = flat_groups(spec.heads * spec.seq_len);
+    ctx.kernels().pass(Shader::Metrics, "gate_map", &spec.uniform(out_offset), &[(2, gate), (11, out)], groups)
+}
+
 /// F-Attn of each head of one layer's attention buffer, written at `out_offset` of `out`.
 pub fn f_attn(ctx: &GpuContext, spec: &AttentionSpec, att: &Buffer, out: &Buffer, out_offset: usize) -> Pass {
-    let uniform = Uniform::new()
-        .u(spec.batch as u32)
-        .u(spec.heads as u32)
-        .u(spec.seq_len as u32)
-        .u(flag(spec.norm == AttnNorm::Sigmoid))
-        .u(out_offset as u32);
-    ctx.kernels().pass(Shader::Metrics, "f_attn", &uniform, &[(1, att), (2, out)], flat_groups(spec.heads))
+    let metrics = MetricsSpec {
+        batch: spec.batch,
+        heads: spec.heads,
+        seq_len: spec.seq_len,
+        width: spec.heads * spec.head_dim,
+        head_dim: spec.head_dim,
+        gate_width: 0,
+        index_mode: 0,
+        normalise_rows: spec.norm == AttnNorm::Sigmoid,
+        wo_offset: 0,
+    };
+    metrics_f_attn(ctx, &metrics, att, out, out_offset)
 }

@@ -33,7 +33,7 @@ fn every_entry_point_compiles() {
         (Shader::Gate, &["act_forward", "apply_forward", "apply_residual", "backward_input", "backward_gate"]),
         (Shader::Gelu, &["forward", "backward"]),
         (Shader::Matmul, &["forward", "forward_residual", "transpose_a", "transpose_b"]),
-        (Shader::Metrics, &["f_attn"]),
+        (Shader::Metrics, &["f_attn", "null_mass", "loss_split", "m_act", "value_norms", "value_sums", "gate_stats", "gate_map"]),
         (Shader::Rmsnorm, &["forward", "backward_input", "backward_gain"]),
         (Shader::Rope, &["forward", "backward"]),
     ];
