@@ -20,9 +20,10 @@
 // value_sums:   out[2h] = sum of norms[r, h] over BOS rows, out[2h + 1] over
 //               the others.
 // gate_stats:   item k of the (N, G) gate values g = act(n Wg) of one layer:
-//               k < 20: count of values in histogram bin k, with bin(g) the
-//               number of edges e_1..e_19 that g reaches (so values below 0
-//               land in bin 0 and above 1 in bin 19);
+//               k < 20: count of values in histogram bin k: those that
+//               reach e_k but not e_(k+1), with every value in reach of e_0
+//               and none of e_20 (so values below 0 land in bin 0 and above
+//               1 in bin 19);
 //               20: count of g < 0.1 (edge e_2); 21: count of g < 0;
 //               22: count of g > 1 (counts are u32, every other value f32 bits);
 //               23: sum of all g;
@@ -38,9 +39,11 @@
 // computed on the host, so that g >= e_k holds exactly when the CPU's
 // floor(g * 20) in f64 is at least k.
 //
-// f_attn runs one invocation per head, value_norms one per (r, h) and
-// gate_map one per (h, p). The reductions (null_mass, loss_split, m_act,
-// value_sums, gate_stats) run one workgroup per output value: lane l adds
+// f_attn runs one invocation per head and gate_map one per (h, p).
+// value_norms runs one workgroup per (r, h), wrapped into rows of at most
+// 65535 workgroups, whose lanes share the C outputs of the projection. The
+// other reductions (null_mass, loss_split, m_act, value_sums, gate_stats)
+// run one workgroup per output value: lane l adds
 // the elements l, l + WG, l + 2 WG, ... in order, then a fixed tree over the
 // lanes combines them, so every result is the same on every run (no atomics).
 
@@ -227,26 +230,32 @@ fn m_act(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wi
 }
 
 @compute @workgroup_size(WG)
-fn value_norms(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let index = flat_index(gid, nwg);
+fn value_norms(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let lane = lid.x;
+    let index = wid.x + wid.y * nwg.x;
     let rows = params.batch * params.seq_len;
-    if (index >= rows * params.heads) {
-        return;
-    }
+    let valid = index < rows * params.heads;
     let r = index / params.heads;
     let h = index % params.heads;
     let c_len = params.width;
     let d_len = params.head_dim;
     var squares = 0.0;
-    for (var c = 0u; c < c_len; c = c + 1u) {
-        var projected = 0.0;
-        for (var d = 0u; d < d_len; d = d + 1u) {
-            let channel = h * d_len + d;
-            projected = projected + v[r * c_len + channel] * parameters[params.wo_offset + channel * c_len + c];
+    if (valid) {
+        for (var c = lane; c < c_len; c = c + WG) {
+            var projected = 0.0;
+            for (var d = 0u; d < d_len; d = d + 1u) {
+                let channel = h * d_len + d;
+                projected = projected + v[r * c_len + channel] * parameters[params.wo_offset + channel * c_len + c];
+            }
+            squares = squares + projected * projected;
         }
-        squares = squares + projected * projected;
     }
-    norms_out[index] = sqrt(squares);
+    lane_f[lane] = squares;
+    lane_u[lane] = 0u;
+    reduce_sum(lane);
+    if (valid && lane == 0u) {
+        norms_out[index] = sqrt(lane_f[0]);
+    }
 }
 
 @compute @workgroup_size(WG)
@@ -269,16 +278,6 @@ fn value_sums(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     }
 }
 
-fn gate_bin(g: f32) -> u32 {
-    var bin = 0u;
-    for (var k = 1u; k < BINS; k = k + 1u) {
-        if (g >= probe_info[k]) {
-            bin = k;
-        }
-    }
-    return bin;
-}
-
 @compute @workgroup_size(WG)
 fn gate_stats(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let lane = lid.x;
@@ -291,11 +290,15 @@ fn gate_stats(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     var sum = 0.0;
     var hits = 0u;
     if (item < BINS + 3u) {
+        // Bin k holds the values that reach e_k (every value for k = 0, NaN
+        // included) and do not reach e_(k + 1) (none for the last bin).
+        let low = probe_info[min(item, BINS - 1u)];
+        let high = probe_info[min(item + 1u, BINS - 1u)];
         for (var e = lane; e < count; e = e + WG) {
             let g = gate[e];
             var hit = false;
             if (item < BINS) {
-                hit = gate_bin(g) == item;
+                hit = (item == 0u || g >= low) && (item == BINS - 1u || !(g >= high));
             } else if (item == BINS) {
                 hit = g < probe_info[2];
             } else if (item == BINS + 1u) {

@@ -208,6 +208,20 @@ impl GpuRun {
         Ok(times)
     }
 
+    /// Runs the probe batch's forward pass and the metric reductions with
+    /// each dispatch submitted alone and waited for, and returns each
+    /// dispatch's label with its wall time.
+    pub fn profile_probe(&self) -> Result<Vec<(String, std::time::Duration)>, GpuError> {
+        self.ctx.wait_for(self.ctx.submit(&[]))?;
+        let mut times = Vec::new();
+        for pass in self.probe_passes.iter().chain(&self.metrics_plan.passes) {
+            let start = std::time::Instant::now();
+            self.ctx.wait_for(self.ctx.submit(&[pass]))?;
+            times.push((pass.label.clone(), start.elapsed()));
+        }
+        Ok(times)
+    }
+
     /// Draws the next training batch from the data stream.
     pub fn next_batch(&mut self) -> Batch {
         self.task.sample(&mut self.data_rng, self.config.train.batch, self.config.model.seq_len)

@@ -10,7 +10,7 @@ use gatelab_model::{AttnNorm, GateAct, GateForm, Granularity, Sharing, Variant};
 use wgpu::Buffer;
 
 use crate::context::GpuContext;
-use crate::kernels::{flat_groups, Pass, Shader, Uniform, TILE};
+use crate::kernels::{flat_groups, Pass, Shader, Uniform, TILE, WG};
 
 fn flag(value: bool) -> u32 {
     value as u32
@@ -797,7 +797,8 @@ pub fn metrics_m_act(ctx: &GpuContext, spec: &MetricsSpec, x: &Buffer, out: &Buf
 
 /// Norm of each (row, head) value vector through the head's rows of Wo, into `norms` (N, H).
 pub fn metrics_value_norms(ctx: &GpuContext, spec: &MetricsSpec, v: &Buffer, parameters: &Buffer, norms: &Buffer) -> Pass {
-    let groups = flat_groups(spec.rows() * spec.heads);
+    // One workgroup per (row, head): flat_groups of WG invocations each.
+    let groups = flat_groups(spec.rows() * spec.heads * WG as usize);
     ctx.kernels().pass(Shader::Metrics, "value_norms", &spec.uniform(0), &[(4, v), (5, parameters), (10, norms)], groups)
 }
 
