@@ -1,7 +1,7 @@
 //! Prints the wall time and the bytes copied back of one metrics read on the
-//! lesson config, for the baseline and G1: `evaluate` (metrics reduced on
-//! the GPU, one small report read back) against `evaluate_on_cpu` (the whole
-//! probe forward cache and the parameters read back, metrics on the CPU).
+//! lesson config, for the baseline and G1. `evaluate` reduces the metrics on
+//! the GPU and reads back one small report. `evaluate_on_cpu` reads back the
+//! whole probe forward cache and the parameters and computes on the CPU.
 //! Times are the mean of five reads after one warm-up read, after one
 //! training step, and include the probe batch's forward pass.
 //! Run with `cargo run --release -p gatelab-gpu --example profile_metrics`.
@@ -33,8 +33,8 @@ fn main() {
             }
             let ms = start.elapsed().as_secs_f64() * 1e3 / READS as f64;
             let bytes = (ctx.bytes_read() - bytes_before) / READS as u64;
-            let how = if on_gpu { "evaluate (GPU reductions)" } else { "evaluate_on_cpu (whole cache)" };
-            println!("{:>8}  {how:<30} {ms:8.2} ms  {bytes:>9} bytes read back", variant.name());
+            let path = if on_gpu { "evaluate (GPU reductions)" } else { "evaluate_on_cpu (whole cache)" };
+            println!("{:>8}  {path:<30} {ms:8.2} ms  {bytes:>9} bytes read back", variant.name());
         }
         // Each dispatch of the probe pass alone, the minimum over three runs.
         let mut times = run.profile_probe().expect("profiled probe pass failed");

@@ -3,10 +3,10 @@
 //! After the probe batch's forward pass, the metric kernels write their sums,
 //! counts and maxima into one small report buffer, and buffer copies add the
 //! loss statistics and the attention weights of probe sequence 0 that the
-//! snapshot draws. A metrics read maps that buffer once; the host divides
-//! sums by the counts it knows from the sizes and the probe batch, combines
-//! layers in f64, and fills [`Metrics`] and [`Snapshot`] as the model crate's
-//! `metrics::compute` and `metrics::snapshot` define them.
+//! snapshot draws. A metrics read maps that buffer once. The host then
+//! divides sums by counts computed from the sizes and the probe batch,
+//! combines layers in f64, and fills [`Metrics`] and [`Snapshot`] as the
+//! model crate's `metrics::compute` and `metrics::snapshot` define them.
 
 use gatelab_model::metrics::{self, GateMetrics, Metrics, Snapshot, SINK_THRESHOLD};
 use gatelab_model::tasks::Batch;
@@ -18,8 +18,8 @@ use crate::graph::{Activations, Model};
 use crate::kernels::Pass;
 use crate::ops::{self, stats, MetricsSpec, GATE_BINS};
 
-/// Where each value lies in the report buffer, in 4-byte words. Counts are
-/// u32; every other word is an f32.
+/// Offsets of the values in the report buffer, in 4-byte words. Counts are
+/// u32 and every other word is an f32.
 #[derive(Clone, Debug)]
 pub struct ReportLayout {
     pub layers: usize,

@@ -15,9 +15,9 @@
 //!   parameters: every value field within FORWARD (1e-4) relative, since
 //!   the GPU's activations themselves differ by about 1e-6 (see model.rs;
 //!   largest error on lavapipe 2.2e-6).
-//!   Gate counts may differ by the gate values that sit within EDGE_BAND
-//!   (1e-5) of a bin edge, 0, 0.1 or 1 in the f64 pass, where f32
-//!   rounding can move a value across; they must agree otherwise.
+//!   Gate counts may differ only by the gate values within EDGE_BAND
+//!   (1e-5) of a bin edge, 0, 0.1 or 1 in the f64 pass, because f32
+//!   rounding can move such a value across.
 //!
 //! Sizes: as model.rs (T = 7, C = 48, H = 4, L = 2, V = 11) with 11 probe
 //! sequences, so 77 probe rows: more than one workgroup of 64 lanes, and no

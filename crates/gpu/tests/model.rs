@@ -158,8 +158,8 @@ fn check_training(variant: &str, pos_enc: PosEnc) {
         "{label}: GPU parameters stray {gpu_param_gap:.2e} lr from the f64 run after {TRAIN_STEPS} steps, above {param_bound:.2e} lr"
     );
 
-    // Metrics of the probe batch: F-Attn reduced on the GPU, and the model
-    // crate's metrics on the GPU's activations.
+    // Metrics of the probe batch, reduced on the GPU, against the CPU run's
+    // (tests/metrics.rs compares every field on the same parameters).
     let (want, _) = cpu.evaluate();
     let f_attn = pollster::block_on(gpu.read_f_attn()).expect("read F-Attn");
     let f_attn: Vec<f32> = f_attn.iter().map(|&x| x as f32).collect();
