@@ -159,3 +159,39 @@ async fn queued_steps_match_cpu() {
     console_log!("loss after {QUEUED_STEPS} steps: GPU {} vs CPU f64 {want_loss}, relative gap {gap:.1e}", got.loss);
     assert!(gap <= TRAINED_LOSS_TOLERANCE, "loss after {QUEUED_STEPS} steps strays {gap:.3e} from the f64 run");
 }
+
+/// The metrics reduced by metrics.wgsl on WebGPU against the model crate's
+/// metric code on the same activations (read back whole), as
+/// `tests/metrics.rs` checks natively for every variant: counts, maxima and
+/// copied values exactly, sums and means within 1e-5 relative.
+#[wasm_bindgen_test]
+async fn metrics_match_cpu_code() {
+    let ctx = browser_context().await;
+    let mut gpu = GpuRun::new(&ctx, config(), &Limits::PAGE).expect("valid test config");
+    gpu.step().expect("queue step");
+    let (got, got_snapshot) = gpu.evaluate().await.expect("evaluate on the GPU");
+    let (want, want_snapshot) = gpu.evaluate_on_cpu().await.expect("evaluate on the CPU");
+
+    assert_eq!(got.train_loss, want.train_loss, "train_loss");
+    assert_eq!(got.val_loss, want.val_loss, "val_loss");
+    assert_eq!(got.m_act_layers, want.m_act_layers, "m_act_layers");
+    assert_eq!(got.sink_heads, want.sink_heads, "sink_heads");
+    let to32 = |values: &[f64]| values.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    assert_close("f_attn_heads", &to32(&got.f_attn_heads), &want.f_attn_heads, LOSS_TOLERANCE);
+    assert_close("bos_value_norm_layers", &to32(&got.bos_value_norm_layers), &want.bos_value_norm_layers, LOSS_TOLERANCE);
+    let copy = [got.val_loss_copy.expect("copy loss"), got.val_loss_other.expect("other loss")];
+    let want_copy = [want.val_loss_copy.expect("copy loss"), want.val_loss_other.expect("other loss")];
+    assert_close("val_loss_copy, val_loss_other", &to32(&copy), &want_copy, LOSS_TOLERANCE);
+
+    let gate = got.gate.expect("G1 has gate metrics");
+    let want_gate = want.gate.expect("G1 has gate metrics");
+    assert_eq!(gate.histogram, want_gate.histogram, "gate histogram");
+    assert_eq!(gate.below_0_1, want_gate.below_0_1, "gate below_0_1");
+    assert_close("gate head_mean", &to32(&gate.head_mean), &want_gate.head_mean, LOSS_TOLERANCE);
+    assert_close("gate position_mean", &to32(&gate.position_mean), &want_gate.position_mean, LOSS_TOLERANCE);
+
+    assert_eq!(got_snapshot.attention, want_snapshot.attention, "snapshot attention");
+    let map = got_snapshot.gate_map.expect("G1 has a gate map");
+    let want_map: Vec<f64> = want_snapshot.gate_map.expect("G1 has a gate map").iter().map(|&x| x as f64).collect();
+    assert_close("snapshot gate_map", &map, &want_map, LOSS_TOLERANCE);
+}
