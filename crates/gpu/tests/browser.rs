@@ -175,6 +175,8 @@ async fn metrics_match_cpu_code() {
     assert_eq!(got.train_loss, want.train_loss, "train_loss");
     assert_eq!(got.val_loss, want.val_loss, "val_loss");
     assert_eq!(got.m_act_layers, want.m_act_layers, "m_act_layers");
+    assert_eq!(got.m_act_bos, want.m_act_bos, "m_act_bos");
+    assert_eq!(got.m_act_rest, want.m_act_rest, "m_act_rest");
     assert_eq!(got.sink_heads, want.sink_heads, "sink_heads");
     let to32 = |values: &[f64]| values.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     assert_close("f_attn_heads", &to32(&got.f_attn_heads), &want.f_attn_heads, LOSS_TOLERANCE);
