@@ -3,8 +3,8 @@
 //
 // sw-register.js registers this file as `sw.js?build=ID`, where ID is derived
 // from the hashed asset names of the current build. A new build therefore
-// has a new script URL, which installs a new worker with its own cache; the
-// old caches are deleted when it activates. The scope is the folder of this
+// has a new script URL, which installs a new worker with its own cache. That
+// worker deletes the older caches when it activates. The scope is the folder of this
 // file, so the page works from a sub-path such as /gatelab/.
 
 const BUILD = new URL(self.location.href).searchParams.get('build') || 'unversioned';

@@ -57,10 +57,10 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                         }) }
                     </select>
                 </label>
-                <VariantKnobs variant={props.variant.clone()} on_change={props.on_variant.clone()} />
                 <p class="f-attn">{ "F-Attn " }<strong data-testid="f-attn">{ f_attn }</strong></p>
                 <p class="f-attn">{ strings.series_train_loss }{ " " }<strong data-testid="loss">{ loss }</strong></p>
                 <p class="speed" data-testid="speed">{ props.speed.clone() }</p>
+                <VariantKnobs variant={props.variant.clone()} on_change={props.on_variant.clone()} />
             </header>
             { failed }
             { attention_panel(props, strings) }
@@ -134,9 +134,12 @@ fn grid_keys(on_zoom: Callback<(usize, usize)>, zoom: (usize, usize), shape: (us
         };
         event.prevent_default();
         on_zoom.emit((layer, head));
+        // Yew delegates events to the app's root, so `current_target` is not
+        // the grid; the grid is found from the focused cell instead.
         let cell = event
-            .current_target()
+            .target()
             .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .and_then(|target| target.closest("[data-testid=\"attention-grid\"]").ok().flatten())
             .and_then(|grid| grid.children().item((layer * shape.1 + head) as u32))
             .and_then(|cell| cell.dyn_into::<web_sys::HtmlElement>().ok());
         if let Some(cell) = cell {

@@ -195,14 +195,12 @@ pub fn variant_knobs(props: &VariantKnobsProps) -> Html {
                 <option value={token} selected={token == selected_token} disabled={check.is_err()}>{ text }</option>
             }
         });
-        let hint = without_gate.then(|| html! { <span class="knob-hint">{ strings.knob_needs_gate }</span> });
         html! {
             <label class="control knob">
                 <span>{ knob.label(strings) }</span>
                 <select name={knob.key()} data-testid={format!("knob-{}", knob.key())} disabled={without_gate} {onchange}>
                     { for options }
                 </select>
-                { hint }
             </label>
         }
     });
@@ -211,6 +209,9 @@ pub fn variant_knobs(props: &VariantKnobsProps) -> Html {
         <details class="variant-knobs" data-testid="variant-knobs">
             <summary>{ strings.knob_customise }</summary>
             <div class="knobs">{ for selects }</div>
+            if !variant.has_gate() {
+                <p class="note knob-hint">{ strings.knob_needs_gate_note }</p>
+            }
         </details>
     }
 }

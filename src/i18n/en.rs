@@ -148,4 +148,5 @@ pub static EN: Strings = Strings {
     attention_keys_hint: "With the keyboard: the arrow keys move the zoom between heads (left, right) and layers (up, down).",
     heatmap_rows: "row",
     heatmap_cols: "column",
+    knob_needs_gate_note: "The gate knobs apply once a gate position G1–G5 is chosen.",
 };

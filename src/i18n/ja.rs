@@ -147,4 +147,5 @@ pub static JA: Strings = Strings {
     attention_keys_hint: "キーボードでは、矢印キーで拡大するヘッド（左右）と層（上下）を選べます。",
     heatmap_rows: "行",
     heatmap_cols: "列",
+    knob_needs_gate_note: "ゲートのノブは、ゲートの位置に G1–G5 のどれかを選ぶと使えます。",
 };

@@ -283,6 +283,8 @@ define_strings! {
     heatmap_rows,
     /// Generic name of a heatmap's column axis.
     heatmap_cols,
+    /// Note under the knob selects of a variant without a gate.
+    knob_needs_gate_note,
 }
 
 /// A language that the page can be shown in.
