@@ -44,6 +44,10 @@ describe('cpu profile', () => {
     await withPage(t, browser, profile, async (page) => {
       await openPlayground(page, `${server.origin}/${TINY_CONFIG}`);
       const trained = await play(page);
+      // Paused, the restarted runs stay at step 0, so the check below cannot
+      // miss the drop while the tiny model races back past `trained`.
+      await page.locator(SELECTORS.play).click();
+      assert.equal(await page.locator(SELECTORS.play).getAttribute('aria-pressed'), 'false');
 
       await page.locator(SELECTORS.variantKnobs).nth(1).locator('summary').click();
       assert.equal(await knob(page, 1, 'gate').inputValue(), 'g1');
