@@ -13,6 +13,9 @@ use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
 use yew::prelude::*;
 
+use crate::a11y::{arrow_move, cell_text, heatmap_summary, histogram_summary, line_summary};
+use crate::components::use_strings;
+
 /// Okabe-Ito colours, in the order series take them.
 pub const PALETTE: [RGBColor; 6] = [
     RGBColor(0, 114, 178),   // blue
@@ -51,6 +54,7 @@ pub struct LineChartProps {
 /// Draws series over training steps, with a legend.
 #[function_component(LineChart)]
 pub fn line_chart(props: &LineChartProps) -> Html {
+    let strings = use_strings();
     let canvas = use_node_ref();
     {
         let canvas = canvas.clone();
@@ -65,7 +69,8 @@ pub fn line_chart(props: &LineChartProps) -> Html {
     html! {
         <figure class="chart">
             <figcaption>{ props.title.clone() }</figcaption>
-            <canvas ref={canvas} data-testid={props.testid.clone()} width="440" height="240"></canvas>
+            <canvas ref={canvas} data-testid={props.testid.clone()} width="440" height="240" role="img"
+                aria-label={line_summary(strings, &props.title, &props.series)}></canvas>
         </figure>
     }
 }
@@ -98,7 +103,7 @@ fn draw_lines(element: HtmlCanvasElement, _title: &str, x_label: &str, series: &
 
     let mut chart = ChartBuilder::on(&root)
         .margin(8)
-        .x_label_area_size(30)
+        .x_label_area_size(44)
         .y_label_area_size(44)
         .build_cartesian_2d(0.0..x_max, y_min..y_max)?;
     chart.configure_mesh().x_desc(x_label).light_line_style(WHITE.mix(0.0)).label_style((FONT, 11)).draw()?;
@@ -199,6 +204,9 @@ pub struct HeatmapProps {
     pub legend: bool,
     #[prop_or(AttrValue::Static("heatmap"))]
     pub testid: AttrValue,
+    /// Title that the screen-reader summary starts with.
+    #[prop_or_default]
+    pub label: AttrValue,
 }
 
 /// Draws a matrix with a viridis colour bar; with axis names, shows the cell
@@ -230,28 +238,49 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
         let hover = hover.clone();
         Callback::from(move |_| hover.set(None))
     };
+    // The keyboard moves the same cursor as the mouse, and the read-out
+    // below, an aria-live region, announces the cell.
+    let onkeydown = {
+        let hover = hover.clone();
+        let shape = (props.matrix.rows, props.matrix.cols);
+        Callback::from(move |event: KeyboardEvent| {
+            if let Some(cell) = arrow_move(&event.key(), hover.unwrap_or((0, 0)), shape) {
+                event.prevent_default();
+                hover.set(Some(cell));
+            }
+        })
+    };
+    let onfocus = {
+        let hover = hover.clone();
+        Callback::from(move |_: FocusEvent| {
+            if hover.is_none() {
+                hover.set(Some((0, 0)));
+            }
+        })
+    };
 
+    let strings = use_strings();
+    let names = match &props.axis_names {
+        Some((row_name, col_name)) => (row_name.to_string(), col_name.to_string()),
+        None => (strings.heatmap_rows.to_string(), strings.heatmap_cols.to_string()),
+    };
+    let summary = heatmap_summary(strings, &props.label, &props.matrix, (&names.0, &names.1));
     let readout = match (&props.axis_names, *hover) {
-        (Some((row_name, col_name)), Some((row, col))) => {
-            let matrix = &props.matrix;
-            let label = |labels: &[String], index: usize| labels.get(index).cloned().unwrap_or_default();
-            let value = matrix.values.get(row * matrix.cols + col).copied().unwrap_or(f32::NAN);
-            format!(
-                "{row_name} {row} ‘{}’, {col_name} {col} ‘{}’: {value:.3}",
-                label(&matrix.row_labels, row),
-                label(&matrix.col_labels, col)
-            )
-        }
+        (Some(_), Some(cell)) => cell_text(&props.matrix, (&names.0, &names.1), cell),
         (Some(_), None) => "\u{a0}".to_string(),
         _ => String::new(),
     };
 
     html! {
         <figure class="heatmap">
-            <canvas ref={canvas} data-testid={props.testid.clone()} width={props.width.to_string()}
-                height={props.height.to_string()} {onmousemove} {onmouseleave}></canvas>
             if props.axis_names.is_some() {
-                <figcaption class="readout" aria-live="polite">{ readout }</figcaption>
+                <canvas ref={canvas} data-testid={props.testid.clone()} width={props.width.to_string()}
+                    height={props.height.to_string()} role="img" aria-label={summary} tabindex="0"
+                    {onmousemove} {onmouseleave} {onkeydown} {onfocus}></canvas>
+                <figcaption class="readout" aria-live="polite" data-testid="heatmap-readout">{ readout }</figcaption>
+            } else {
+                <canvas ref={canvas} data-testid={props.testid.clone()} width={props.width.to_string()}
+                    height={props.height.to_string()} role="img" aria-label={summary}></canvas>
             }
         </figure>
     }
@@ -335,6 +364,7 @@ pub struct HistogramProps {
 /// Draws the gate histogram as bars over [0, 1].
 #[function_component(Histogram)]
 pub fn histogram(props: &HistogramProps) -> Html {
+    let strings = use_strings();
     let canvas = use_node_ref();
     {
         let canvas = canvas.clone();
@@ -348,7 +378,8 @@ pub fn histogram(props: &HistogramProps) -> Html {
     html! {
         <figure class="chart">
             <figcaption>{ props.title.clone() }</figcaption>
-            <canvas ref={canvas} data-testid="gate-histogram" width="440" height="240"></canvas>
+            <canvas ref={canvas} data-testid="gate-histogram" width="440" height="240" role="img"
+                aria-label={histogram_summary(strings, &props.title, &props.bins)}></canvas>
         </figure>
     }
 }
@@ -361,7 +392,7 @@ fn draw_histogram(element: HtmlCanvasElement, _title: &str, x_label: &str, label
     let top = shares.iter().copied().fold(0.0, f64::max).max(0.05) * 1.1;
     let mut chart = ChartBuilder::on(&root)
         .margin(8)
-        .x_label_area_size(30)
+        .x_label_area_size(44)
         .y_label_area_size(44)
         .build_cartesian_2d(0.0..1.0f64, 0.0..top)?;
     chart.configure_mesh().x_desc(x_label).light_line_style(WHITE.mix(0.0)).label_style((FONT, 11)).draw()?;

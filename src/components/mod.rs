@@ -10,6 +10,7 @@ mod language_switch;
 mod model_card;
 mod playground;
 mod run_panel;
+mod variant_knobs;
 
 pub use app::App;
 

@@ -12,6 +12,7 @@ use crate::engine::{detect_backend, Backend, CpuReason, Driver};
 use crate::i18n::{Lang, Strings};
 use crate::protocol::{Reply, Request};
 use crate::settings::{Rejection, Settings, TaskChoice};
+use crate::speed;
 
 /// The lesson used on the CPU fallback, where the default lesson (batch 64)
 /// trains too slowly on a weak machine: the same model and learning rate with
@@ -173,17 +174,17 @@ impl Component for Playground {
             .replace("{step}", &step.to_string())
             .replace("{total}", &self.settings.steps.to_string());
 
+        let tokens_per_step = speed::tokens_per_step(self.settings.batch, self.settings.seq_len);
+        let rates: Vec<Option<f64>> = self.runs.iter().map(|run| run.rate).collect();
+        let total_speed = if self.playing { speed::total_text(strings, &rates, tokens_per_step) } else { None };
+
         let panels = (0..2).map(|index| {
             let run = &self.runs[index];
             let title = if index == 0 { strings.run_a_title } else { strings.run_b_title };
             let on_variant = link.callback(move |value: String| Msg::Set(if index == 0 { "a" } else { "b" }, value));
             let on_zoom = link.callback(move |zoom| Msg::Zoom(index, zoom));
-            let tokens_per_step = (self.settings.batch * self.settings.seq_len) as f64;
             let speed = match (self.playing, run.rate) {
-                (true, Some(rate)) => strings
-                    .speed
-                    .replace("{steps}", &format!("{rate:.0}"))
-                    .replace("{tokens}", &format!("{:.0}", rate * tokens_per_step)),
+                (true, Some(rate)) => speed::speed_text(strings.speed, rate, tokens_per_step),
                 _ => String::new(),
             };
             let variant = Variant::parse(&self.settings.variants[index]).unwrap_or_default();
@@ -213,6 +214,7 @@ impl Component for Playground {
                 { cpu_note }
                 { self.controls(ctx, strings) }
                 <p class="step-counter" data-testid="step-counter" aria-live="off">{ counter }</p>
+                <p class="speed" data-testid="speed-total">{ total_speed.unwrap_or_default() }</p>
                 <p class="note">{ strings.loss_note }</p>
                 <div class="runs">{ for panels }</div>
             </section>

@@ -3,11 +3,14 @@
 use std::rc::Rc;
 
 use gatelab_model::{Metrics, Snapshot};
+use wasm_bindgen::JsCast;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::playground::variant_options;
 use super::use_strings;
+use super::variant_knobs::VariantKnobs;
+use crate::a11y::arrow_move;
 use crate::charts::{Heatmap, Histogram, LineChart, Matrix, Series};
 use crate::i18n::Strings;
 
@@ -56,7 +59,8 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                 </label>
                 <p class="f-attn">{ "F-Attn " }<strong data-testid="f-attn">{ f_attn }</strong></p>
                 <p class="f-attn">{ strings.series_train_loss }{ " " }<strong data-testid="loss">{ loss }</strong></p>
-                <p class="speed">{ props.speed.clone() }</p>
+                <p class="speed" data-testid="speed">{ props.speed.clone() }</p>
+                <VariantKnobs variant={props.variant.clone()} on_change={props.on_variant.clone()} />
             </header>
             { failed }
             { attention_panel(props, strings) }
@@ -93,13 +97,18 @@ fn attention_panel(props: &RunPanelProps, strings: &Strings) -> Html {
         let matrix = Rc::new(attention_matrix(snapshot, &props.labels, l, h, false));
         let onclick = props.on_zoom.reform(move |_: MouseEvent| (l, h));
         let pressed = (l, h) == (layer, head);
+        // One cell of the grid is in the tab order; the arrow keys move
+        // between the cells.
+        let tabindex = if pressed { "0" } else { "-1" };
+        let label = AttrValue::from(format!("L{} H{}", l + 1, h + 1));
         html! {
-            <button type="button" class="cell" aria-pressed={pressed.to_string()} {onclick}>
-                <Heatmap {matrix} width={96} height={96} legend={false} testid="attention-cell" />
+            <button type="button" class="cell" aria-pressed={pressed.to_string()} {tabindex} {onclick}>
+                <Heatmap {matrix} width={96} height={96} legend={false} testid="attention-cell" {label} />
                 <span>{ format!("L{} H{}", l + 1, h + 1) }</span>
             </button>
         }
     });
+    let onkeydown = grid_keys(props.on_zoom.clone(), (layer, head), (snapshot.layers, snapshot.heads));
     let zoom = Rc::new(attention_matrix(snapshot, &props.labels, layer, head, true));
     let zoom_title = strings.chart_zoom.replace("{layer}", &(layer + 1).to_string()).replace("{head}", &(head + 1).to_string());
     let axis_names = Some((AttrValue::from(strings.axis_query), AttrValue::from(strings.axis_key)));
@@ -107,11 +116,38 @@ fn attention_panel(props: &RunPanelProps, strings: &Strings) -> Html {
     html! {
         <section class="panel">
             <h4>{ strings.chart_attention }</h4>
-            <div class="cells" style={format!("grid-template-columns: repeat({}, auto)", snapshot.heads)}>{ for cells }</div>
-            <h4>{ zoom_title }</h4>
-            <Heatmap matrix={zoom} width={440} height={420} {axis_names} testid="attention-zoom" />
+            <div class="cells" role="group" aria-label={strings.chart_attention} data-testid="attention-grid"
+                style={format!("grid-template-columns: repeat({}, auto)", snapshot.heads)} {onkeydown}>{ for cells }</div>
+            <p class="note">{ strings.attention_keys_hint }</p>
+            <h4>{ zoom_title.clone() }</h4>
+            <Heatmap matrix={zoom} width={440} height={420} {axis_names} testid="attention-zoom" label={zoom_title} />
         </section>
     }
+}
+
+/// Moves the zoom with the arrow keys on the grid of attention cells, and
+/// the focus with it to the cell that is now pressed.
+fn grid_keys(on_zoom: Callback<(usize, usize)>, zoom: (usize, usize), shape: (usize, usize)) -> Callback<KeyboardEvent> {
+    Callback::from(move |event: KeyboardEvent| {
+        let Some((layer, head)) = arrow_move(&event.key(), zoom, shape) else {
+            return;
+        };
+        event.prevent_default();
+        on_zoom.emit((layer, head));
+        // Yew delegates events to the app's root, so `current_target` is not
+        // the grid; the grid is found from the focused cell instead.
+        let cell = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .and_then(|target| target.closest("[data-testid=\"attention-grid\"]").ok().flatten())
+            .and_then(|grid| grid.children().item((layer * shape.1 + head) as u32))
+            .and_then(|cell| cell.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(cell) = cell {
+            // The focus may move before the re-render sets this cell's
+            // tabindex to 0; a button with tabindex -1 can still take focus.
+            let _ = cell.focus();
+        }
+    })
 }
 
 /// Returns `(step, value)` points of the metrics that have the value.
@@ -203,7 +239,7 @@ fn gate_panels(props: &RunPanelProps, strings: &Strings) -> Html {
             <Histogram title={strings.chart_gate_hist} x_label={strings.axis_gate} label={strings.series_gate_share} {bins} />
             if let Some(matrix) = map {
                 <h4>{ strings.chart_gate_map }</h4>
-                <Heatmap {matrix} width={440} height={150} {axis_names} testid="gate-map" />
+                <Heatmap {matrix} width={440} height={150} {axis_names} testid="gate-map" label={strings.chart_gate_map} />
             }
         </>
     }

@@ -213,6 +213,78 @@ define_strings! {
     loss_note,
     /// Text shown before a run has reported.
     waiting,
+    /// Summary of the disclosure with a run's knob selects.
+    knob_customise,
+    /// Label of the gate-position knob.
+    knob_gate_position,
+    /// Label of the gate-granularity knob.
+    knob_granularity,
+    /// Label of the gate-sharing knob.
+    knob_sharing,
+    /// Label of the gate-form knob.
+    knob_form,
+    /// Label of the gate-activation knob.
+    knob_activation,
+    /// Label of the attention-normaliser knob.
+    knob_normaliser,
+    /// Gate position: none.
+    knob_gate_none,
+    /// Gate position G1.
+    knob_g1,
+    /// Gate position G2.
+    knob_g2,
+    /// Gate position G3.
+    knob_g3,
+    /// Gate position G4.
+    knob_g4,
+    /// Gate position G5.
+    knob_g5,
+    /// Granularity: one gate value per channel.
+    knob_elementwise,
+    /// Granularity: one gate value per head.
+    knob_headwise,
+    /// Sharing: every head has its own gate weights.
+    knob_head_specific,
+    /// Sharing: all heads share one gate.
+    knob_head_shared,
+    /// Form: output times the gate.
+    knob_multiplicative,
+    /// Form: output plus the gate.
+    knob_additive,
+    /// Gate activation: sigmoid.
+    knob_sigmoid,
+    /// Gate activation: SiLU.
+    knob_silu,
+    /// Normaliser: softmax.
+    knob_softmax,
+    /// Normaliser: softmax with a null key.
+    knob_softmax1,
+    /// Normaliser: softmax with a learned sink logit per head.
+    knob_sink_logit,
+    /// Normaliser: sigmoid attention.
+    knob_sigmoid_attn,
+    /// Why a gate knob is disabled without a gate position.
+    knob_needs_gate,
+    /// Why headwise and shared gates are disabled at G5.
+    knob_not_at_g5,
+    /// Speed of both runs together; {speed} is the filled-in speed text.
+    speed_total,
+    /// Screen-reader summary of a heatmap; {title}, {rows}, {cols} and {cell} are replaced.
+    heatmap_summary,
+    /// Screen-reader summary of a line chart; {title}, {step} and {values} are replaced.
+    chart_summary,
+    /// Screen-reader summary of a chart without data; {title} is replaced.
+    chart_summary_empty,
+    /// Screen-reader summary of the gate histogram; {title}, {bins} and {shares} are replaced.
+    histogram_summary,
+    /// How to move the zoom with the keyboard.
+    attention_keys_hint,
+    /// Generic name of a heatmap's row axis.
+    heatmap_rows,
+    /// Generic name of a heatmap's column axis.
+    heatmap_cols,
+    /// Note under the knob selects of a variant without a gate.
+    knob_needs_gate_note,
 }
 
 /// A language that the page can be shown in.
