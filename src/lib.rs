@@ -5,6 +5,7 @@ pub mod charts;
 pub mod components;
 pub mod engine;
 pub mod i18n;
+pub mod lessons;
 pub mod protocol;
 pub mod settings;
 pub mod worker;

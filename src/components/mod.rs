@@ -2,11 +2,14 @@
 
 mod app;
 mod backend;
+mod classroom;
 mod comparison;
+mod explain;
 mod footer;
 mod header;
 mod intro;
 mod language_switch;
+mod lessons;
 mod model_card;
 mod playground;
 mod run_panel;

@@ -7,11 +7,13 @@ use gatelab_model::{Metrics, RunConfig, Snapshot, Variant, NAMED_VARIANTS};
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use super::classroom::Classroom;
+use super::lessons::Lessons;
 use super::run_panel::RunPanel;
 use crate::engine::{detect_backend, Backend, CpuReason, Driver};
 use crate::i18n::{Lang, Strings};
 use crate::protocol::{Reply, Request};
-use crate::settings::{Rejection, Settings, TaskChoice};
+use crate::settings::{ClassroomState, ControlGroup, Rejection, Settings, TaskChoice};
 
 /// The lesson used on the CPU fallback, where the default lesson (batch 64)
 /// trains too slowly on a weak machine: the same model and learning rate with
@@ -57,6 +59,10 @@ pub enum Msg {
     NewSeed,
     Set(&'static str, String),
     Zoom(usize, (usize, usize)),
+    /// A lesson sentence was clicked, with the lesson's key.
+    Lesson(&'static str),
+    /// A classroom tick box changed: the group and whether it is now hidden.
+    Hide(ControlGroup, bool),
 }
 
 #[derive(Properties, PartialEq)]
@@ -70,6 +76,8 @@ pub struct Playground {
     /// switches to [`cpu_lesson`].
     from_url: bool,
     rejections: Vec<Rejection>,
+    /// The lesson, language and hidden controls that the link carries.
+    classroom: ClassroomState,
     backend: Option<Backend>,
     gpu_failure: Option<String>,
     playing: bool,
@@ -87,13 +95,26 @@ impl Component for Playground {
 
     fn create(ctx: &Context<Self>) -> Self {
         let query = gloo::utils::window().location().search().unwrap_or_default();
-        let (settings, rejections) = Settings::from_query(&query, &Settings::lesson());
-        let from_url = query.trim_start_matches('?').split('&').any(|pair| !pair.is_empty());
+        let (classroom, mut rejections) = ClassroomState::from_query(&query);
+        // A lesson in the link sets the runs; the link's other settings then
+        // apply on top of it.
+        let defaults = match classroom.lesson {
+            Some(lesson) => lesson.apply(&Settings::lesson(), ctx.props().lang),
+            None => Settings::lesson(),
+        };
+        let (settings, setting_rejections) = Settings::from_query(&query, &defaults);
+        rejections.extend(setting_rejections);
+        let from_url = query
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .any(|pair| !ClassroomState::owns_pair(pair));
         ctx.link().send_future(async { Msg::Backend(detect_backend().await) });
         Playground {
             settings,
             from_url,
             rejections,
+            classroom,
             backend: None,
             gpu_failure: None,
             playing: false,
@@ -106,7 +127,10 @@ impl Component for Playground {
         match msg {
             Msg::Backend(backend) => {
                 if matches!(backend, Backend::Cpu(_)) && !self.from_url {
-                    self.settings = cpu_lesson();
+                    self.settings = match self.classroom.lesson {
+                        Some(lesson) => lesson.apply(&cpu_lesson(), ctx.props().lang),
+                        None => cpu_lesson(),
+                    };
                 }
                 self.backend = Some(backend);
                 self.restart(ctx, true);
@@ -135,14 +159,28 @@ impl Component for Playground {
                     Ok(()) => self.rejections.clear(),
                     Err(rejection) => self.rejections = vec![rejection],
                 }
+                // A different pair or model size no longer matches the lesson's text.
+                if matches!(key, "a" | "b" | "layers" | "heads" | "task") {
+                    self.classroom.lesson = None;
+                }
                 // Steps per frame and the training length change no run.
                 if key != "spf" && key != "steps" {
                     self.restart(ctx, false);
                 }
             }
             Msg::Zoom(index, zoom) => self.runs[index].zoom = zoom,
+            Msg::Lesson(key) => self.start_lesson(ctx, key),
+            Msg::Hide(group, hidden) => self.classroom.set_hidden_group(group, hidden),
         }
         self.write_url();
+        true
+    }
+
+    fn changed(&mut self, ctx: &Context<Self>, old_props: &PlaygroundProps) -> bool {
+        if ctx.props().lang != old_props.lang {
+            self.classroom.lang = Some(ctx.props().lang);
+            self.write_url();
+        }
         true
     }
 
@@ -200,6 +238,7 @@ impl Component for Playground {
                     {on_zoom}
                     {speed}
                     failed={run.failed.clone()}
+                    hide_variant={self.classroom.hides(ControlGroup::Variants)}
                 />
             }
         });
@@ -211,7 +250,9 @@ impl Component for Playground {
                 { for notices }
                 { gpu_notice }
                 { cpu_note }
+                { self.lessons(ctx) }
                 { self.controls(ctx, strings) }
+                { self.classroom_panel(ctx) }
                 <p class="step-counter" data-testid="step-counter" aria-live="off">{ counter }</p>
                 <p class="note">{ strings.loss_note }</p>
                 <div class="runs">{ for panels }</div>
@@ -253,6 +294,9 @@ impl Playground {
         let link = ctx.link();
         let s = &self.settings;
         let select = |key: &'static str, label: &'static str, options: Vec<(String, String)>, current: String| {
+            if ControlGroup::of_setting(key).is_some_and(|group| self.classroom.hides(group)) {
+                return html! {};
+            }
             let onchange = link.callback(move |event: Event| {
                 let value = event.target_unchecked_into::<HtmlSelectElement>().value();
                 Msg::Set(key, value)
@@ -304,7 +348,9 @@ impl Playground {
                         onclick={link.callback(|_| Msg::TogglePlay)}>{ play_text }</button>
                     <button type="button" data-testid="step" onclick={link.callback(|_| Msg::StepOnce)}>{ strings.single_step }</button>
                     <button type="button" data-testid="reset" onclick={link.callback(|_| Msg::Reset)}>{ strings.reset }</button>
-                    <button type="button" data-testid="new-seed" onclick={link.callback(|_| Msg::NewSeed)}>{ strings.new_seed }</button>
+                    if !self.classroom.hides(ControlGroup::Seed) {
+                        <button type="button" data-testid="new-seed" onclick={link.callback(|_| Msg::NewSeed)}>{ strings.new_seed }</button>
+                    }
                     <span class="seed">{ strings.seed_label }{ " " }{ s.seed }</span>
                 </div>
                 <div class="settings">
@@ -420,13 +466,57 @@ impl Playground {
         driver.send(Request::Train { generation, steps });
     }
 
+    /// Returns the query string of the current view: the settings, then the
+    /// lesson, language and hidden controls where set.
+    fn query(&self) -> String {
+        let classroom = self.classroom.to_query();
+        if classroom.is_empty() {
+            self.settings.to_query()
+        } else {
+            format!("{}&{classroom}", self.settings.to_query())
+        }
+    }
+
+    fn lessons(&self, ctx: &Context<Self>) -> Html {
+        if self.classroom.hides(ControlGroup::Lessons) {
+            return html! {};
+        }
+        let on_select = ctx.link().callback(Msg::Lesson);
+        html! { <Lessons current={self.classroom.lesson} {on_select} /> }
+    }
+
+    fn classroom_panel(&self, ctx: &Context<Self>) -> Html {
+        let location = gloo::utils::window().location();
+        let origin = location.origin().unwrap_or_default();
+        let path = location.pathname().unwrap_or_default();
+        let link = format!("{origin}{path}?{}", self.query());
+        let on_hide = ctx.link().callback(|(group, hidden)| Msg::Hide(group, hidden));
+        html! { <Classroom state={self.classroom.clone()} link={link} {on_hide} /> }
+    }
+
+    /// Sets both runs for a lesson on top of the backend's default lesson
+    /// (the smaller CPU lesson on the CPU) and restarts them.
+    fn start_lesson(&mut self, ctx: &Context<Self>, key: &str) {
+        let Some(lesson) = crate::lessons::find(key) else {
+            return;
+        };
+        let base = match self.backend {
+            Some(Backend::Cpu(_)) => cpu_lesson(),
+            _ => Settings::lesson(),
+        };
+        self.settings = lesson.apply(&base, ctx.props().lang);
+        self.classroom.lesson = Some(lesson);
+        self.rejections.clear();
+        self.restart(ctx, false);
+    }
+
     /// Writes the settings into the address without adding a history entry.
     fn write_url(&self) {
         let window = gloo::utils::window();
         let Ok(history) = window.history() else {
             return;
         };
-        let url = format!("?{}", self.settings.to_query());
+        let url = format!("?{}", self.query());
         // Failing to update the address only loses the link, not the run.
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }
