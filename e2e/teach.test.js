@@ -238,3 +238,64 @@ describe('lessons and classroom links', () => {
     });
   });
 });
+
+describe('probe', () => {
+  /** A model small enough to train visibly on the CPU engine. */
+  const TINY = 'width=16&seq_len=16&batch=4&layers=1&heads=1&a=baseline&b=g1&lang=en';
+
+  async function predictionTexts(page) {
+    return page.locator('[data-testid="probe-predictions"] tbody').allInnerTexts();
+  }
+
+  test('typed sequence shows both runs', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    await withPage(t, browser, PROFILE, async (page) => {
+      await openPage(page, `${server.origin}/?${TINY}`);
+      await waitForEngine(page);
+      await page.locator('[data-testid="probe-input"]').fill('5 9 12');
+
+      const tables = page.locator('[data-testid="probe-predictions"]');
+      await tables.nth(1).waitFor({ timeout: LOAD_TIMEOUT_MS });
+      assert.equal(await tables.count(), 2);
+      assert.match(await tables.first().locator('caption').innerText(), /“12”/);
+      assert.equal(await tables.first().locator('tbody tr').count(), 5);
+      // Attention maps of both runs; the gate map only for the gated run B.
+      assert.equal(await page.locator('canvas[data-testid="probe-attention"]').count(), 2);
+      assert.equal(await page.locator('canvas[data-testid="probe-gates"]').count(), 1);
+      await page.locator('[data-testid="probe"]').screenshot({ path: path.join(SCREENSHOT_DIR, 'teach-probe.png') });
+
+      // The probe follows training.
+      const before = await predictionTexts(page);
+      await page.locator('[data-testid="play"]').click();
+      await page.waitForFunction(
+        (old) => {
+          const now = [...document.querySelectorAll('[data-testid="probe-predictions"] tbody')].map((node) => node.innerText);
+          return now.length === 2 && now.every((text, index) => text !== old[index]);
+        },
+        before,
+        { timeout: LOAD_TIMEOUT_MS },
+      );
+      await page.locator('[data-testid="play"]').click();
+    });
+  });
+
+  test('bad sequences rejected', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    await withPage(t, browser, PROFILE, async (page) => {
+      await openPage(page, `${server.origin}/?${TINY}`);
+      await waitForEngine(page);
+      const input = page.locator('[data-testid="probe-input"]');
+      const error = page.locator('[data-testid="probe-error"]');
+
+      await input.fill('5 99 x');
+      assert.match(await error.innerText(), /vocabulary: 99 x\./);
+      assert.equal(await page.locator('[data-testid="probe-predictions"]').count(), 0);
+
+      await input.fill(Array.from({ length: 16 }, (_, index) => String(index + 1)).join(' '));
+      assert.match(await error.innerText(), /17 tokens with BOS.*only 16 positions/);
+
+      await page.locator('[data-testid="probe-use-batch"]').click();
+      assert.notEqual(await input.inputValue(), '');
+      assert.equal(await error.count(), 0);
+      await page.locator('[data-testid="probe-predictions"]').nth(1).waitFor({ timeout: LOAD_TIMEOUT_MS });
+    });
+  });
+});

@@ -6,6 +6,7 @@ pub mod components;
 pub mod engine;
 pub mod i18n;
 pub mod lessons;
+pub mod probe;
 pub mod protocol;
 pub mod settings;
 pub mod worker;

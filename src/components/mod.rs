@@ -12,6 +12,7 @@ mod language_switch;
 mod lessons;
 mod model_card;
 mod playground;
+mod probe;
 mod run_panel;
 
 pub use app::App;

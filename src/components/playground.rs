@@ -9,9 +9,11 @@ use yew::prelude::*;
 
 use super::classroom::Classroom;
 use super::lessons::Lessons;
+use super::probe::{Probe, ProbeRun};
 use super::run_panel::RunPanel;
 use crate::engine::{detect_backend, Backend, CpuReason, Driver};
 use crate::i18n::{Lang, Strings};
+use crate::probe::{format_probe, parse_probe, ProbeError, ProbeInput, ProbeResult};
 use crate::protocol::{Reply, Request};
 use crate::settings::{ClassroomState, ControlGroup, Rejection, Settings, TaskChoice};
 
@@ -48,6 +50,10 @@ struct RunState {
     rate: Option<f64>,
     /// Layer and head shown in the zoomed attention map.
     zoom: (usize, usize),
+    /// The model's view of the typed probe sequence.
+    probe: Option<Rc<ProbeResult>>,
+    /// The model or the sequence changed since the last probe.
+    probe_stale: bool,
 }
 
 pub enum Msg {
@@ -63,6 +69,10 @@ pub enum Msg {
     Lesson(&'static str),
     /// A classroom tick box changed: the group and whether it is now hidden.
     Hide(ControlGroup, bool),
+    /// The probe field changed.
+    ProbeText(String),
+    /// Fill the probe field with probe sequence 0.
+    ProbeFromBatch,
 }
 
 #[derive(Properties, PartialEq)]
@@ -78,6 +88,10 @@ pub struct Playground {
     rejections: Vec<Rejection>,
     /// The lesson, language and hidden controls that the link carries.
     classroom: ClassroomState,
+    /// The typed probe sequence, its tokens once they parse, or why they do not.
+    probe_text: String,
+    probe_tokens: Option<Vec<u32>>,
+    probe_error: Option<ProbeError>,
     backend: Option<Backend>,
     gpu_failure: Option<String>,
     playing: bool,
@@ -115,6 +129,9 @@ impl Component for Playground {
             from_url,
             rejections,
             classroom,
+            probe_text: String::new(),
+            probe_tokens: None,
+            probe_error: None,
             backend: None,
             gpu_failure: None,
             playing: false,
@@ -171,6 +188,20 @@ impl Component for Playground {
             Msg::Zoom(index, zoom) => self.runs[index].zoom = zoom,
             Msg::Lesson(key) => self.start_lesson(ctx, key),
             Msg::Hide(group, hidden) => self.classroom.set_hidden_group(group, hidden),
+            Msg::ProbeText(text) => {
+                self.probe_text = text;
+                self.parse_probe();
+                self.probe_changed();
+                return true;
+            }
+            Msg::ProbeFromBatch => {
+                if let Some(snapshot) = self.runs.iter().find_map(|run| run.snapshot.clone()) {
+                    self.probe_text = format_probe(&snapshot.tokens, &self.runs[0].labels, self.probe_input());
+                    self.parse_probe();
+                    self.probe_changed();
+                }
+                return true;
+            }
         }
         self.write_url();
         true
@@ -256,6 +287,7 @@ impl Component for Playground {
                 <p class="step-counter" data-testid="step-counter" aria-live="off">{ counter }</p>
                 <p class="note">{ strings.loss_note }</p>
                 <div class="runs">{ for panels }</div>
+                { self.probe_panel(ctx, strings) }
             </section>
         }
     }
@@ -402,6 +434,11 @@ impl Playground {
                 run.labels = Rc::new(labels);
                 run.history = Rc::new(vec![metrics]);
                 run.snapshot = Some(Rc::new(snapshot));
+                run.probe_stale = true;
+                // A new task may not know the typed sequence's tokens.
+                if index == 0 {
+                    self.parse_probe();
+                }
             }
             Reply::Trained { step, metrics, snapshot, .. } => {
                 let seconds = (now_ms() - run.sent_at) / 1000.0;
@@ -417,8 +454,10 @@ impl Playground {
                 }
                 if let Some(snapshot) = snapshot {
                     run.snapshot = Some(Rc::new(snapshot));
+                    run.probe_stale = true;
                 }
             }
+            Reply::Probed { result, .. } => run.probe = Some(Rc::new(result)),
             Reply::Failed { message, .. } => {
                 if let Some(Backend::WebGpu { .. }) = self.backend {
                     // A GPU error moves both runs to the CPU.
@@ -427,8 +466,14 @@ impl Playground {
                     self.restart(ctx, true);
                     return;
                 }
-                run.failed = Some(message);
+                self.runs[index].failed = Some(message);
             }
+        }
+        // A pending probe goes before the next training chunk. The other run
+        // may have been waiting for run A's labels to parse the sequence.
+        self.send_probe(1 - index);
+        if self.send_probe(index) {
+            return;
         }
         self.pump(ctx);
     }
@@ -508,6 +553,92 @@ impl Playground {
         self.classroom.lesson = Some(lesson);
         self.rejections.clear();
         self.restart(ctx, false);
+    }
+
+    /// How the current task's sequences are typed.
+    fn probe_input(&self) -> ProbeInput {
+        match self.settings.task {
+            TaskChoice::TextEnglish | TaskChoice::TextJapanese => ProbeInput::Characters,
+            TaskChoice::BigramBackcopy | TaskChoice::Copy => ProbeInput::Ids,
+        }
+    }
+
+    /// Parses the probe text with the task's labels, once run A has them.
+    fn parse_probe(&mut self) {
+        self.probe_tokens = None;
+        self.probe_error = None;
+        let labels = &self.runs[0].labels;
+        if self.probe_text.trim().is_empty() || labels.is_empty() {
+            return;
+        }
+        match parse_probe(&self.probe_text, labels, self.probe_input(), self.settings.seq_len) {
+            Ok(tokens) => self.probe_tokens = Some(tokens),
+            Err(error) => self.probe_error = Some(error),
+        }
+    }
+
+    /// Marks both runs' probes stale and sends them to the idle runs.
+    fn probe_changed(&mut self) {
+        for index in 0..2 {
+            self.runs[index].probe = None;
+            self.runs[index].probe_stale = true;
+            self.send_probe(index);
+        }
+    }
+
+    /// Sends the probe to run `index` if it is stale and the run is idle;
+    /// returns whether it did. The engine then answers before it trains on.
+    fn send_probe(&mut self, index: usize) -> bool {
+        let generation = self.generation;
+        let Some(tokens) = self.probe_tokens.clone() else {
+            return false;
+        };
+        let run = &mut self.runs[index];
+        if !run.probe_stale || run.busy || !run.started || run.failed.is_some() {
+            return false;
+        }
+        let Some(driver) = &run.driver else {
+            return false;
+        };
+        driver.send(Request::Probe { generation, tokens });
+        run.busy = true;
+        run.probe_stale = false;
+        true
+    }
+
+    fn probe_panel(&self, ctx: &Context<Self>, strings: &Strings) -> Html {
+        let labels = self.runs[0].labels.clone();
+        let hint = match self.probe_input() {
+            ProbeInput::Characters => strings.probe_hint_text.to_string(),
+            ProbeInput::Ids => strings.probe_hint_ids.replace("{max}", &labels.len().saturating_sub(1).to_string()),
+        };
+        let error = self.probe_error.as_ref().map(|error| {
+            let text = match error {
+                ProbeError::Empty => strings.probe_error_empty.to_string(),
+                ProbeError::TooLong { len, max } => {
+                    strings.probe_error_too_long.replace("{len}", &len.to_string()).replace("{max}", &max.to_string())
+                }
+                ProbeError::Unknown { items } => strings.probe_error_unknown.replace("{items}", &items.join(" ")),
+            };
+            AttrValue::from(text)
+        });
+        let runs: Vec<ProbeRun> = (0..2)
+            .map(|index| ProbeRun {
+                title: AttrValue::from(if index == 0 { strings.run_a_title } else { strings.run_b_title }),
+                result: self.runs[index].probe.clone(),
+            })
+            .collect();
+        html! {
+            <Probe
+                text={self.probe_text.clone()}
+                {error}
+                {hint}
+                on_input={ctx.link().callback(Msg::ProbeText)}
+                on_use_batch={ctx.link().callback(|()| Msg::ProbeFromBatch)}
+                {runs}
+                {labels}
+            />
+        }
     }
 
     /// Writes the settings into the address without adding a history entry.

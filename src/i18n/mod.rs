@@ -318,6 +318,30 @@ define_strings! {
     link_select_manually,
     /// Note shown to a student when a link hides controls.
     classroom_hidden_note,
+    /// Heading of the probe panel.
+    probe_heading,
+    /// What the probe panel shows.
+    probe_intro,
+    /// Label of the probe sequence field.
+    probe_input_label,
+    /// Button that fills the field with probe sequence 0.
+    probe_use_batch,
+    /// How to type a sequence on a text task.
+    probe_hint_text,
+    /// How to type a sequence on an id task; {max} is replaced.
+    probe_hint_ids,
+    /// Caption of the prediction table; {token} is replaced.
+    probe_predictions,
+    /// Column head: a token.
+    probe_token,
+    /// Column head: a probability.
+    probe_probability,
+    /// Rejection: the field is empty.
+    probe_error_empty,
+    /// Rejection: too long; {len} and {max} are replaced.
+    probe_error_too_long,
+    /// Rejection: unknown tokens; {items} is replaced.
+    probe_error_unknown,
 }
 
 /// A language that the page can be shown in.

@@ -39,6 +39,7 @@ const ALLOWED_LATIN_TERMS: &[&str] = &[
     "X",
     "Y",
     "Ctrl+C",
+    "⌘C",
     "Mac",
 ];
 
