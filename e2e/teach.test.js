@@ -251,32 +251,54 @@ describe('probe', () => {
     await withPage(t, browser, PROFILE, async (page) => {
       await openPage(page, `${server.origin}/?${TINY}`);
       await waitForEngine(page);
-      await page.locator('[data-testid="probe-input"]').fill('5 9 12');
-
-      const tables = page.locator('[data-testid="probe-predictions"]');
-      await tables.nth(1).waitFor({ timeout: LOAD_TIMEOUT_MS });
-      assert.equal(await tables.count(), 2);
-      assert.match(await tables.first().locator('caption').innerText(), /“12”/);
-      assert.equal(await tables.first().locator('tbody tr').count(), 5);
-      // Attention maps of both runs; the gate map only for the gated run B.
-      assert.equal(await page.locator('canvas[data-testid="probe-attention"]').count(), 2);
-      assert.equal(await page.locator('canvas[data-testid="probe-gates"]').count(), 1);
-      await page.locator('[data-testid="probe"]').screenshot({ path: path.join(SCREENSHOT_DIR, 'teach-probe.png') });
-
-      // The probe follows training.
-      const before = await predictionTexts(page);
-      await page.locator('[data-testid="play"]').click();
-      await page.waitForFunction(
-        (old) => {
-          const now = [...document.querySelectorAll('[data-testid="probe-predictions"] tbody')].map((node) => node.innerText);
-          return now.length === 2 && now.every((text, index) => text !== old[index]);
-        },
-        before,
-        { timeout: LOAD_TIMEOUT_MS },
-      );
-      await page.locator('[data-testid="play"]').click();
+      await checkProbe(page, 'teach-probe.png');
     });
   });
+
+  test('GPU engine answers probes', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const gpuBrowser = await launchBrowser('webgpu');
+    try {
+      await withPage(t, gpuBrowser, 'webgpu', async (page) => {
+        await openPage(page, `${server.origin}/?${TINY}`);
+        await page.waitForFunction(
+          () => document.querySelector('[data-testid="backend-badge"]')?.className.includes('gpu'),
+          null,
+          { timeout: LOAD_TIMEOUT_MS },
+        );
+        await checkProbe(page, 'teach-probe-gpu.png');
+      });
+    } finally {
+      await gpuBrowser.close();
+    }
+  });
+
+  /** Types a sequence, checks both runs' probe views, and checks that they follow training. */
+  async function checkProbe(page, screenshot) {
+    await page.locator('[data-testid="probe-input"]').fill('5 9 12');
+
+    const tables = page.locator('[data-testid="probe-predictions"]');
+    await tables.nth(1).waitFor({ timeout: LOAD_TIMEOUT_MS });
+    assert.equal(await tables.count(), 2);
+    assert.match(await tables.first().locator('caption').innerText(), /“12”/);
+    assert.equal(await tables.first().locator('tbody tr').count(), 5);
+    // Attention maps of both runs; the gate map only for the gated run B.
+    assert.equal(await page.locator('canvas[data-testid="probe-attention"]').count(), 2);
+    assert.equal(await page.locator('canvas[data-testid="probe-gates"]').count(), 1);
+    await page.locator('[data-testid="probe"]').screenshot({ path: path.join(SCREENSHOT_DIR, screenshot) });
+
+    // The probe follows training.
+    const before = await predictionTexts(page);
+    await page.locator('[data-testid="play"]').click();
+    await page.waitForFunction(
+      (old) => {
+        const now = [...document.querySelectorAll('[data-testid="probe-predictions"] tbody')].map((node) => node.innerText);
+        return now.length === 2 && now.every((text, index) => text !== old[index]);
+      },
+      before,
+      { timeout: LOAD_TIMEOUT_MS },
+    );
+    await page.locator('[data-testid="play"]').click();
+  }
 
   test('bad sequences rejected', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     await withPage(t, browser, PROFILE, async (page) => {

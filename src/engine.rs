@@ -131,8 +131,9 @@ impl GpuDriver {
     }
 
     /// Reads the parameters back and runs the CPU forward pass on them, so
-    /// that both engines probe with the same code. Like `train`, it holds the
-    /// run out of its cell until done; the page sends one request at a time.
+    /// that both engines probe with the same code. Like `train`, it takes the
+    /// run out of its cell until done, because the page sends one request at a
+    /// time.
     fn probe(&self, generation: u32, tokens: Vec<u32>) {
         if *self.generation.borrow() != generation {
             return;

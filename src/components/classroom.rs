@@ -1,8 +1,8 @@
 //! The classroom panel: the link to this view with a copy button, and the
 //! tick boxes with which a teacher hides controls from students.
 //!
-//! Hiding declutters the page for a class; it is not access control, so the
-//! tick boxes stay reachable in a closed `<details>` for anyone who opens it.
+//! Hiding declutters the page for a class but is not access control. The tick
+//! boxes stay in a closed `<details>` that anyone can open.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -22,7 +22,7 @@ pub struct ClassroomProps {
     pub on_hide: Callback<(ControlGroup, bool)>,
 }
 
-/// What the copy button last did.
+/// Outcome of the last copy-button press.
 #[derive(Clone, Copy, PartialEq)]
 enum CopyStatus {
     None,

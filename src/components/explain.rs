@@ -1,7 +1,7 @@
 //! The explanation panel: what an attention sink is, why softmax makes one
 //! likely, what the G1 gate computes and why it ends up sparse, and the
-//! paper's numbers at scale. The formulas are MathML, which browsers render
-//! without a script.
+//! numbers at scale from Qiu et al. 2025 (arXiv 2505.06708). The formulas
+//! are MathML, which browsers render without a script.
 
 use yew::prelude::*;
 

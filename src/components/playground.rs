@@ -555,7 +555,7 @@ impl Playground {
         self.restart(ctx, false);
     }
 
-    /// How the current task's sequences are typed.
+    /// Returns the input format of the current task's probe sequences.
     fn probe_input(&self) -> ProbeInput {
         match self.settings.task {
             TaskChoice::TextEnglish | TaskChoice::TextJapanese => ProbeInput::Characters,
@@ -586,8 +586,8 @@ impl Playground {
         }
     }
 
-    /// Sends the probe to run `index` if it is stale and the run is idle;
-    /// returns whether it did. The engine then answers before it trains on.
+    /// Sends the probe to run `index` if it is stale and the run is idle, and
+    /// returns whether it did. The engine replies before it trains further.
     fn send_probe(&mut self, index: usize) -> bool {
         let generation = self.generation;
         let Some(tokens) = self.probe_tokens.clone() else {
