@@ -126,7 +126,37 @@ impl GpuDriver {
         match request {
             Request::Start { generation, config } => self.start(generation, config),
             Request::Train { generation, steps } => self.train(generation, steps),
+            Request::Probe { generation, tokens } => self.probe(generation, tokens),
         }
+    }
+
+    /// Reads the parameters back and runs the CPU forward pass on them, so
+    /// that both engines probe with the same code. Like `train`, it takes the
+    /// run out of its cell until done, because the page sends one request at a
+    /// time.
+    fn probe(&self, generation: u32, tokens: Vec<u32>) {
+        if *self.generation.borrow() != generation {
+            return;
+        }
+        let Some(run) = self.run.borrow_mut().take() else {
+            return;
+        };
+        let cell = self.run.clone();
+        let current = self.generation.clone();
+        let on_reply = self.on_reply.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let reply = match run.read_params().await {
+                Ok(params) => {
+                    let result = crate::probe::run_probe(&run.config.model, &run.layout, &params, &tokens);
+                    Reply::Probed { generation, result }
+                }
+                Err(error) => Reply::Failed { generation, message: error.to_string() },
+            };
+            if *current.borrow() == generation {
+                *cell.borrow_mut() = Some(run);
+                on_reply.emit(reply);
+            }
+        });
     }
 
     fn start(&self, generation: u32, config: RunConfig) {

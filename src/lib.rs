@@ -6,6 +6,8 @@ pub mod charts;
 pub mod components;
 pub mod engine;
 pub mod i18n;
+pub mod lessons;
+pub mod probe;
 pub mod protocol;
 pub mod settings;
 pub mod speed;

@@ -2,6 +2,8 @@
 //! CPU Web Worker or the WebGPU engine on the main thread.
 
 use gatelab_model::{Metrics, RunConfig, Snapshot};
+
+use crate::probe::ProbeResult;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -13,6 +15,9 @@ pub enum Request {
     Start { generation: u32, config: RunConfig },
     /// Trains `steps` more steps and reports the metrics taken on the way.
     Train { generation: u32, steps: usize },
+    /// Runs the current model on one token sequence (BOS first, at most the
+    /// model's sequence length) without training.
+    Probe { generation: u32, tokens: Vec<u32> },
 }
 
 /// A reply from an engine.
@@ -32,6 +37,8 @@ pub enum Reply {
         /// Probe-sequence attention at the last recorded metrics, if any.
         snapshot: Option<Snapshot>,
     },
+    /// The model's attention, gates and predictions on a probed sequence.
+    Probed { generation: u32, result: ProbeResult },
     /// The run cannot go on, with the engine's error message.
     Failed { generation: u32, message: String },
 }
@@ -39,9 +46,10 @@ pub enum Reply {
 impl Reply {
     pub fn generation(&self) -> u32 {
         match self {
-            Reply::Started { generation, .. } | Reply::Trained { generation, .. } | Reply::Failed { generation, .. } => {
-                *generation
-            }
+            Reply::Started { generation, .. }
+            | Reply::Trained { generation, .. }
+            | Reply::Probed { generation, .. }
+            | Reply::Failed { generation, .. } => *generation,
         }
     }
 }

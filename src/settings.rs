@@ -9,6 +9,10 @@ use gatelab_model::{
     ConfigError, Limits, ModelConfig, RunConfig, TaskConfig, TextSource, TrainConfig, Variant, NAMED_VARIANTS,
 };
 
+mod classroom;
+
+pub use classroom::{ClassroomState, ControlGroup};
+
 /// The training tasks that the page offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskChoice {

@@ -4,6 +4,7 @@
 use gatelab_model::{Limits, Run};
 use gloo::worker::{HandlerId, Worker, WorkerScope};
 
+use crate::probe::run_probe;
 use crate::protocol::{Reply, Request};
 
 /// Trains one run inside a Web Worker.
@@ -27,6 +28,7 @@ impl Worker for Trainer {
         let reply = match request {
             Request::Start { generation, config } => self.start(generation, config),
             Request::Train { generation, steps } => self.train(generation, steps),
+            Request::Probe { generation, tokens } => self.probe(generation, &tokens),
         };
         if let Some(reply) = reply {
             scope.respond(id, reply);
@@ -49,6 +51,16 @@ impl Trainer {
         let labels = run.task.labels();
         self.run = Some(run);
         Some(Reply::Started { generation, labels, metrics, snapshot })
+    }
+
+    /// Probes the current model; a request for an older generation gets no reply.
+    fn probe(&self, generation: u32, tokens: &[u32]) -> Option<Reply> {
+        if generation != self.generation {
+            return None;
+        }
+        let run = self.run.as_ref()?;
+        let result = run_probe(&run.config.model, &run.layout, &run.params, tokens);
+        Some(Reply::Probed { generation, result })
     }
 
     /// Trains a chunk; a request for an older generation gets no reply.

@@ -2,16 +2,22 @@ use yew::prelude::*;
 
 use super::backend::Backend;
 use super::comparison::Comparison;
+use super::explain::Explain;
 use super::footer::Footer;
 use super::header::Header;
 use super::intro::Intro;
 use super::playground::Playground;
 use crate::i18n::Lang;
+use crate::settings::ClassroomState;
 
 /// Renders the page and provides the selected language to it as context.
 #[function_component(App)]
 pub fn app() -> Html {
-    let lang = use_state(Lang::from_browser);
+    // A `lang` in the address wins over the browser's language.
+    let lang = use_state(|| {
+        let query = gloo::utils::window().location().search().unwrap_or_default();
+        ClassroomState::from_query(&query).0.lang.unwrap_or_else(Lang::from_browser)
+    });
 
     // Screen readers and font selection read the `lang` attribute, so it
     // follows the switch, and so does the tab title.
@@ -35,6 +41,7 @@ pub fn app() -> Html {
             <main>
                 <Intro />
                 <Playground lang={*lang} />
+                <Explain />
                 <Comparison />
                 <Backend />
             </main>

@@ -2,13 +2,17 @@
 
 mod app;
 mod backend;
+mod classroom;
 mod comparison;
+mod explain;
 mod footer;
 mod header;
 mod intro;
 mod language_switch;
+mod lessons;
 mod model_card;
 mod playground;
+mod probe;
 mod run_panel;
 mod variant_knobs;
 

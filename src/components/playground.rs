@@ -7,11 +7,15 @@ use gatelab_model::{Metrics, RunConfig, Snapshot, Variant, NAMED_VARIANTS};
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use super::classroom::Classroom;
+use super::lessons::Lessons;
+use super::probe::{Probe, ProbeRun};
 use super::run_panel::RunPanel;
 use crate::engine::{detect_backend, Backend, CpuReason, Driver};
 use crate::i18n::{Lang, Strings};
+use crate::probe::{format_probe, parse_probe, ProbeError, ProbeInput, ProbeResult};
 use crate::protocol::{Reply, Request};
-use crate::settings::{Rejection, Settings, TaskChoice};
+use crate::settings::{ClassroomState, ControlGroup, Rejection, Settings, TaskChoice};
 use crate::speed;
 
 /// The lesson used on the CPU fallback, where the default lesson (batch 64)
@@ -47,6 +51,10 @@ struct RunState {
     rate: Option<f64>,
     /// Layer and head shown in the zoomed attention map.
     zoom: (usize, usize),
+    /// The model's view of the typed probe sequence.
+    probe: Option<Rc<ProbeResult>>,
+    /// The model or the sequence changed since the last probe.
+    probe_stale: bool,
 }
 
 pub enum Msg {
@@ -58,6 +66,14 @@ pub enum Msg {
     NewSeed,
     Set(&'static str, String),
     Zoom(usize, (usize, usize)),
+    /// A lesson sentence was clicked, with the lesson's key.
+    Lesson(&'static str),
+    /// A classroom tick box changed: the group and whether it is now hidden.
+    Hide(ControlGroup, bool),
+    /// The probe field changed.
+    ProbeText(String),
+    /// Fill the probe field with probe sequence 0.
+    ProbeFromBatch,
 }
 
 #[derive(Properties, PartialEq)]
@@ -71,6 +87,12 @@ pub struct Playground {
     /// switches to [`cpu_lesson`].
     from_url: bool,
     rejections: Vec<Rejection>,
+    /// The lesson, language and hidden controls that the link carries.
+    classroom: ClassroomState,
+    /// The typed probe sequence, its tokens once they parse, or why they do not.
+    probe_text: String,
+    probe_tokens: Option<Vec<u32>>,
+    probe_error: Option<ProbeError>,
     backend: Option<Backend>,
     gpu_failure: Option<String>,
     playing: bool,
@@ -88,13 +110,29 @@ impl Component for Playground {
 
     fn create(ctx: &Context<Self>) -> Self {
         let query = gloo::utils::window().location().search().unwrap_or_default();
-        let (settings, rejections) = Settings::from_query(&query, &Settings::lesson());
-        let from_url = query.trim_start_matches('?').split('&').any(|pair| !pair.is_empty());
+        let (classroom, mut rejections) = ClassroomState::from_query(&query);
+        // A lesson in the link sets the runs; the link's other settings then
+        // apply on top of it.
+        let defaults = match classroom.lesson {
+            Some(lesson) => lesson.apply(&Settings::lesson(), ctx.props().lang),
+            None => Settings::lesson(),
+        };
+        let (settings, setting_rejections) = Settings::from_query(&query, &defaults);
+        rejections.extend(setting_rejections);
+        let from_url = query
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .any(|pair| !ClassroomState::owns_pair(pair));
         ctx.link().send_future(async { Msg::Backend(detect_backend().await) });
         Playground {
             settings,
             from_url,
             rejections,
+            classroom,
+            probe_text: String::new(),
+            probe_tokens: None,
+            probe_error: None,
             backend: None,
             gpu_failure: None,
             playing: false,
@@ -107,7 +145,10 @@ impl Component for Playground {
         match msg {
             Msg::Backend(backend) => {
                 if matches!(backend, Backend::Cpu(_)) && !self.from_url {
-                    self.settings = cpu_lesson();
+                    self.settings = match self.classroom.lesson {
+                        Some(lesson) => lesson.apply(&cpu_lesson(), ctx.props().lang),
+                        None => cpu_lesson(),
+                    };
                 }
                 self.backend = Some(backend);
                 self.restart(ctx, true);
@@ -136,14 +177,42 @@ impl Component for Playground {
                     Ok(()) => self.rejections.clear(),
                     Err(rejection) => self.rejections = vec![rejection],
                 }
+                // A different pair or model size no longer matches the lesson's text.
+                if matches!(key, "a" | "b" | "layers" | "heads" | "task") {
+                    self.classroom.lesson = None;
+                }
                 // Steps per frame and the training length change no run.
                 if key != "spf" && key != "steps" {
                     self.restart(ctx, false);
                 }
             }
             Msg::Zoom(index, zoom) => self.runs[index].zoom = zoom,
+            Msg::Lesson(key) => self.start_lesson(ctx, key),
+            Msg::Hide(group, hidden) => self.classroom.set_hidden_group(group, hidden),
+            Msg::ProbeText(text) => {
+                self.probe_text = text;
+                self.parse_probe();
+                self.probe_changed();
+                return true;
+            }
+            Msg::ProbeFromBatch => {
+                if let Some(snapshot) = self.runs.iter().find_map(|run| run.snapshot.clone()) {
+                    self.probe_text = format_probe(&snapshot.tokens, &self.runs[0].labels, self.probe_input());
+                    self.parse_probe();
+                    self.probe_changed();
+                }
+                return true;
+            }
         }
         self.write_url();
+        true
+    }
+
+    fn changed(&mut self, ctx: &Context<Self>, old_props: &PlaygroundProps) -> bool {
+        if ctx.props().lang != old_props.lang {
+            self.classroom.lang = Some(ctx.props().lang);
+            self.write_url();
+        }
         true
     }
 
@@ -201,6 +270,7 @@ impl Component for Playground {
                     {on_zoom}
                     {speed}
                     failed={run.failed.clone()}
+                    hide_variant={self.classroom.hides(ControlGroup::Variants)}
                 />
             }
         });
@@ -212,11 +282,14 @@ impl Component for Playground {
                 { for notices }
                 { gpu_notice }
                 { cpu_note }
+                { self.lessons(ctx) }
                 { self.controls(ctx, strings) }
+                { self.classroom_panel(ctx) }
                 <p class="step-counter" data-testid="step-counter" aria-live="off">{ counter }</p>
                 <p class="speed" data-testid="speed-total">{ total_speed.unwrap_or_default() }</p>
                 <p class="note">{ strings.loss_note }</p>
                 <div class="runs">{ for panels }</div>
+                { self.probe_panel(ctx, strings) }
             </section>
         }
     }
@@ -255,6 +328,9 @@ impl Playground {
         let link = ctx.link();
         let s = &self.settings;
         let select = |key: &'static str, label: &'static str, options: Vec<(String, String)>, current: String| {
+            if ControlGroup::of_setting(key).is_some_and(|group| self.classroom.hides(group)) {
+                return html! {};
+            }
             let onchange = link.callback(move |event: Event| {
                 let value = event.target_unchecked_into::<HtmlSelectElement>().value();
                 Msg::Set(key, value)
@@ -306,7 +382,9 @@ impl Playground {
                         onclick={link.callback(|_| Msg::TogglePlay)}>{ play_text }</button>
                     <button type="button" data-testid="step" onclick={link.callback(|_| Msg::StepOnce)}>{ strings.single_step }</button>
                     <button type="button" data-testid="reset" onclick={link.callback(|_| Msg::Reset)}>{ strings.reset }</button>
-                    <button type="button" data-testid="new-seed" onclick={link.callback(|_| Msg::NewSeed)}>{ strings.new_seed }</button>
+                    if !self.classroom.hides(ControlGroup::Seed) {
+                        <button type="button" data-testid="new-seed" onclick={link.callback(|_| Msg::NewSeed)}>{ strings.new_seed }</button>
+                    }
                     <span class="seed">{ strings.seed_label }{ " " }{ s.seed }</span>
                 </div>
                 <div class="settings">
@@ -358,6 +436,11 @@ impl Playground {
                 run.labels = Rc::new(labels);
                 run.history = Rc::new(vec![metrics]);
                 run.snapshot = Some(Rc::new(snapshot));
+                run.probe_stale = true;
+                // A new task may not know the typed sequence's tokens.
+                if index == 0 {
+                    self.parse_probe();
+                }
             }
             Reply::Trained { step, metrics, snapshot, .. } => {
                 let seconds = (now_ms() - run.sent_at) / 1000.0;
@@ -373,8 +456,10 @@ impl Playground {
                 }
                 if let Some(snapshot) = snapshot {
                     run.snapshot = Some(Rc::new(snapshot));
+                    run.probe_stale = true;
                 }
             }
+            Reply::Probed { result, .. } => run.probe = Some(Rc::new(result)),
             Reply::Failed { message, .. } => {
                 if let Some(Backend::WebGpu { .. }) = self.backend {
                     // A GPU error moves both runs to the CPU.
@@ -383,8 +468,14 @@ impl Playground {
                     self.restart(ctx, true);
                     return;
                 }
-                run.failed = Some(message);
+                self.runs[index].failed = Some(message);
             }
+        }
+        // A pending probe goes before the next training chunk. The other run
+        // may have been waiting for run A's labels to parse the sequence.
+        self.send_probe(1 - index);
+        if self.send_probe(index) {
+            return;
         }
         self.pump(ctx);
     }
@@ -422,13 +513,143 @@ impl Playground {
         driver.send(Request::Train { generation, steps });
     }
 
+    /// Returns the query string of the current view: the settings, then the
+    /// lesson, language and hidden controls where set.
+    fn query(&self) -> String {
+        let classroom = self.classroom.to_query();
+        if classroom.is_empty() {
+            self.settings.to_query()
+        } else {
+            format!("{}&{classroom}", self.settings.to_query())
+        }
+    }
+
+    fn lessons(&self, ctx: &Context<Self>) -> Html {
+        if self.classroom.hides(ControlGroup::Lessons) {
+            return html! {};
+        }
+        let on_select = ctx.link().callback(Msg::Lesson);
+        html! { <Lessons current={self.classroom.lesson} {on_select} /> }
+    }
+
+    fn classroom_panel(&self, ctx: &Context<Self>) -> Html {
+        let location = gloo::utils::window().location();
+        let origin = location.origin().unwrap_or_default();
+        let path = location.pathname().unwrap_or_default();
+        let link = format!("{origin}{path}?{}", self.query());
+        let on_hide = ctx.link().callback(|(group, hidden)| Msg::Hide(group, hidden));
+        html! { <Classroom state={self.classroom.clone()} link={link} {on_hide} /> }
+    }
+
+    /// Sets both runs for a lesson on top of the backend's default lesson
+    /// (the smaller CPU lesson on the CPU) and restarts them.
+    fn start_lesson(&mut self, ctx: &Context<Self>, key: &str) {
+        let Some(lesson) = crate::lessons::find(key) else {
+            return;
+        };
+        let base = match self.backend {
+            Some(Backend::Cpu(_)) => cpu_lesson(),
+            _ => Settings::lesson(),
+        };
+        self.settings = lesson.apply(&base, ctx.props().lang);
+        self.classroom.lesson = Some(lesson);
+        self.rejections.clear();
+        self.restart(ctx, false);
+    }
+
+    /// Returns the input format of the current task's probe sequences.
+    fn probe_input(&self) -> ProbeInput {
+        match self.settings.task {
+            TaskChoice::TextEnglish | TaskChoice::TextJapanese => ProbeInput::Characters,
+            TaskChoice::BigramBackcopy | TaskChoice::Copy => ProbeInput::Ids,
+        }
+    }
+
+    /// Parses the probe text with the task's labels, once run A has them.
+    fn parse_probe(&mut self) {
+        self.probe_tokens = None;
+        self.probe_error = None;
+        let labels = &self.runs[0].labels;
+        if self.probe_text.trim().is_empty() || labels.is_empty() {
+            return;
+        }
+        match parse_probe(&self.probe_text, labels, self.probe_input(), self.settings.seq_len) {
+            Ok(tokens) => self.probe_tokens = Some(tokens),
+            Err(error) => self.probe_error = Some(error),
+        }
+    }
+
+    /// Marks both runs' probes stale and sends them to the idle runs.
+    fn probe_changed(&mut self) {
+        for index in 0..2 {
+            self.runs[index].probe = None;
+            self.runs[index].probe_stale = true;
+            self.send_probe(index);
+        }
+    }
+
+    /// Sends the probe to run `index` if it is stale and the run is idle, and
+    /// returns whether it did. The engine replies before it trains further.
+    fn send_probe(&mut self, index: usize) -> bool {
+        let generation = self.generation;
+        let Some(tokens) = self.probe_tokens.clone() else {
+            return false;
+        };
+        let run = &mut self.runs[index];
+        if !run.probe_stale || run.busy || !run.started || run.failed.is_some() {
+            return false;
+        }
+        let Some(driver) = &run.driver else {
+            return false;
+        };
+        driver.send(Request::Probe { generation, tokens });
+        run.busy = true;
+        run.probe_stale = false;
+        true
+    }
+
+    fn probe_panel(&self, ctx: &Context<Self>, strings: &Strings) -> Html {
+        let labels = self.runs[0].labels.clone();
+        let hint = match self.probe_input() {
+            ProbeInput::Characters => strings.probe_hint_text.to_string(),
+            ProbeInput::Ids => strings.probe_hint_ids.replace("{max}", &labels.len().saturating_sub(1).to_string()),
+        };
+        let error = self.probe_error.as_ref().map(|error| {
+            let text = match error {
+                ProbeError::Empty => strings.probe_error_empty.to_string(),
+                ProbeError::TooLong { len, max } => {
+                    strings.probe_error_too_long.replace("{len}", &len.to_string()).replace("{max}", &max.to_string())
+                }
+                ProbeError::Unknown { items } => strings.probe_error_unknown.replace("{items}", &items.join(" ")),
+            };
+            AttrValue::from(text)
+        });
+        let runs: Vec<ProbeRun> = (0..2)
+            .map(|index| ProbeRun {
+                title: AttrValue::from(if index == 0 { strings.run_a_title } else { strings.run_b_title }),
+                result: self.runs[index].probe.clone(),
+            })
+            .collect();
+        html! {
+            <Probe
+                text={self.probe_text.clone()}
+                {error}
+                {hint}
+                on_input={ctx.link().callback(Msg::ProbeText)}
+                on_use_batch={ctx.link().callback(|()| Msg::ProbeFromBatch)}
+                {runs}
+                {labels}
+            />
+        }
+    }
+
     /// Writes the settings into the address without adding a history entry.
     fn write_url(&self) {
         let window = gloo::utils::window();
         let Ok(history) = window.history() else {
             return;
         };
-        let url = format!("?{}", self.settings.to_query());
+        let url = format!("?{}", self.query());
         // Failing to update the address only loses the link, not the run.
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }

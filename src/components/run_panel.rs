@@ -28,6 +28,10 @@ pub struct RunPanelProps {
     /// Steps and tokens per second while training, or empty.
     pub speed: String,
     pub failed: Option<String>,
+    /// Shows the variant as text instead of a select, for a classroom link
+    /// that hides the variant selects.
+    #[prop_or_default]
+    pub hide_variant: bool,
 }
 
 /// Renders one run: controls, read-outs and charts.
@@ -48,15 +52,22 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
         <article class="run">
             <header class="run-header">
                 <h3>{ props.title.clone() }</h3>
-                <label class="control">
-                    <span>{ strings.variant_label }</span>
-                    <select data-testid="variant-select" {onchange}>
-                        { for variant_options(&props.variant).into_iter().map(|name| {
-                            let selected = name == props.variant;
-                            html! { <option value={name.clone()} {selected}>{ name }</option> }
-                        }) }
-                    </select>
-                </label>
+                if props.hide_variant {
+                    <p class="control">
+                        <span>{ strings.variant_label }</span>{ " " }
+                        <strong data-testid="variant-name">{ props.variant.clone() }</strong>
+                    </p>
+                } else {
+                    <label class="control">
+                        <span>{ strings.variant_label }</span>
+                        <select data-testid="variant-select" {onchange}>
+                            { for variant_options(&props.variant).into_iter().map(|name| {
+                                let selected = name == props.variant;
+                                html! { <option value={name.clone()} {selected}>{ name }</option> }
+                            }) }
+                        </select>
+                    </label>
+                }
                 <p class="f-attn">{ "F-Attn " }<strong data-testid="f-attn">{ f_attn }</strong></p>
                 <p class="f-attn">{ strings.series_train_loss }{ " " }<strong data-testid="loss">{ loss }</strong></p>
                 <p class="speed" data-testid="speed">{ props.speed.clone() }</p>

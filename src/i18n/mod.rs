@@ -285,6 +285,135 @@ define_strings! {
     heatmap_cols,
     /// Note under the knob selects of a variant without a gate.
     knob_needs_gate_note,
+    // Lessons, the explanation panel and classroom links.
+    /// Heading of the lesson list.
+    lessons_heading,
+    /// What clicking a lesson does.
+    lessons_intro,
+    /// Lead-in of the note on what to watch in the chosen lesson.
+    lessons_watch,
+    /// Lead-in of the follow-up lessons of the chosen one.
+    lessons_follow_up,
+    /// Lesson: the baseline in both runs forms a sink.
+    lesson_sink,
+    /// What to watch in the sink lesson.
+    lesson_sink_watch,
+    /// Lesson: baseline against G1.
+    lesson_gate,
+    /// What to watch in the gate lesson.
+    lesson_gate_watch,
+    /// Lesson: G1 against G2.
+    lesson_where_g2,
+    /// What to watch in the G1 against G2 lesson.
+    lesson_where_g2_watch,
+    /// Lesson: G1 against G5.
+    lesson_where_g5,
+    /// What to watch in the G1 against G5 lesson.
+    lesson_where_g5_watch,
+    /// Lesson: G3 against G4.
+    lesson_where_g3_g4,
+    /// What to watch in the G3 against G4 lesson.
+    lesson_where_g3_g4_watch,
+    /// Lesson: elementwise against headwise G1.
+    lesson_headwise,
+    /// What to watch in the headwise lesson.
+    lesson_headwise_watch,
+    /// Lesson: head-specific against head-shared G1.
+    lesson_shared,
+    /// What to watch in the head-shared lesson.
+    lesson_shared_watch,
+    /// Lesson: baseline against softmax1.
+    lesson_softmax1,
+    /// What to watch in the softmax1 lesson.
+    lesson_softmax1_watch,
+    /// Lesson: baseline against a learned sink logit.
+    lesson_sink_logit,
+    /// What to watch in the sink-logit lesson.
+    lesson_sink_logit_watch,
+    /// Lesson: baseline against sigmoid attention.
+    lesson_sigmoid,
+    /// What to watch in the sigmoid-attention lesson.
+    lesson_sigmoid_watch,
+    /// Lesson: baseline against G1 on character text.
+    lesson_text,
+    /// What to watch in the text lesson.
+    lesson_text_watch,
+    /// Heading of the explanation panel.
+    explain_heading,
+    /// Subheading: what an attention sink is.
+    explain_sink_heading,
+    /// What an attention sink is.
+    explain_sink,
+    /// Why softmax must put its weight somewhere; a formula follows.
+    explain_softmax,
+    /// Subheading: what the gate computes.
+    explain_gate_heading,
+    /// Lead-in of the gate formula.
+    explain_gate,
+    /// The symbols of the gate formula.
+    explain_gate_terms,
+    /// Subheading: why the gate is sparse.
+    explain_sparse_heading,
+    /// Why the gate is input-dependent and mostly near 0.
+    explain_sparse,
+    /// Subheading: the paper's numbers at scale.
+    explain_scale_heading,
+    /// The paper's numbers at scale.
+    explain_scale,
+    /// Lead-in of the explanation's source.
+    explain_source,
+    /// Heading of the classroom panel.
+    classroom_heading,
+    /// What the classroom panel does.
+    classroom_intro,
+    /// Checkbox: hide the lesson sentences.
+    hide_lessons,
+    /// Checkbox: hide the variant selects.
+    hide_variants,
+    /// Checkbox: hide the model and batch sizes.
+    hide_sizes,
+    /// Checkbox: hide the learning rate.
+    hide_lr,
+    /// Checkbox: hide the task select.
+    hide_task,
+    /// Checkbox: hide the training length and steps per frame.
+    hide_length,
+    /// Checkbox: hide the New seed button.
+    hide_seed,
+    /// Button that copies the link to this view.
+    copy_link,
+    /// Label of the read-only field holding the link.
+    link_label,
+    /// Status after the link was copied.
+    link_copied,
+    /// Status when the clipboard is not available and the link is selected instead.
+    link_select_manually,
+    /// Note shown to a student when a link hides controls.
+    classroom_hidden_note,
+    /// Heading of the probe panel.
+    probe_heading,
+    /// What the probe panel shows.
+    probe_intro,
+    /// Label of the probe sequence field.
+    probe_input_label,
+    /// Button that fills the field with probe sequence 0.
+    probe_use_batch,
+    /// How to type a sequence on a text task.
+    probe_hint_text,
+    /// How to type a sequence on an id task; {max} is replaced.
+    probe_hint_ids,
+    /// Caption of the prediction table; {token} is replaced.
+    probe_predictions,
+    /// Column head: a token.
+    probe_token,
+    /// Column head: a probability.
+    probe_probability,
+    /// Rejection: the field is empty.
+    probe_error_empty,
+    /// Rejection: too long; {len} and {max} are replaced.
+    probe_error_too_long,
+    /// Rejection: unknown tokens; {items} is replaced.
+    probe_error_unknown,
 }
 
 /// A language that the page can be shown in.

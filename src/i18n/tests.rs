@@ -29,6 +29,24 @@ const ALLOWED_LATIN_TERMS: &[&str] = &[
     "WebAssembly",
     "WebGPU",
     "WGSL",
+    // Lessons and the explanation: variant and gate names, and formula symbols.
+    "G1",
+    "G2",
+    "G3",
+    "G4",
+    "G5",
+    "headwise",
+    "elementwise",
+    "softmax1",
+    "sink logit",
+    "MoE",
+    "Wo",
+    "W_θ",
+    "X",
+    "Y",
+    "Ctrl+C",
+    "⌘C",
+    "Mac",
 ];
 
 /// Returns whether `c` is hiragana, katakana or a CJK ideograph.

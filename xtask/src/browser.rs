@@ -26,8 +26,9 @@ const WASM_TEST_TIMEOUT_S: &str = "120";
 const E2E_DIR: &str = "e2e";
 
 /// Test files that `cargo xtask test` runs: the page's loading and language
-/// checks, and training in both browser profiles.
-pub const PAGE_TESTS: &[&str] = &["page.test.js", "training.test.js"];
+/// checks, training in both browser profiles, and the teaching tools
+/// (lessons, classroom links, no English on the Japanese page).
+pub const PAGE_TESTS: &[&str] = &["page.test.js", "training.test.js", "teach.test.js"];
 
 /// Every test file, including those of the training page's `data-testid`
 /// attributes.
@@ -37,6 +38,7 @@ pub const ALL_TESTS: &[&str] = &[
     "variant-knobs.test.js",
     "keyboard.test.js",
     "offline.test.js",
+    "teach.test.js",
 ];
 
 /// Runs crates/gpu/tests/browser.rs in headless Chromium on WebGPU.
