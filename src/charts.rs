@@ -103,7 +103,7 @@ fn draw_lines(element: HtmlCanvasElement, _title: &str, x_label: &str, series: &
 
     let mut chart = ChartBuilder::on(&root)
         .margin(8)
-        .x_label_area_size(44)
+        .x_label_area_size(44) // tick labels and the axis name below them
         .y_label_area_size(44)
         .build_cartesian_2d(0.0..x_max, y_min..y_max)?;
     chart.configure_mesh().x_desc(x_label).light_line_style(WHITE.mix(0.0)).label_style((FONT, 11)).draw()?;
@@ -392,7 +392,7 @@ fn draw_histogram(element: HtmlCanvasElement, _title: &str, x_label: &str, label
     let top = shares.iter().copied().fold(0.0, f64::max).max(0.05) * 1.1;
     let mut chart = ChartBuilder::on(&root)
         .margin(8)
-        .x_label_area_size(44)
+        .x_label_area_size(44) // tick labels and the axis name below them
         .y_label_area_size(44)
         .build_cartesian_2d(0.0..1.0f64, 0.0..top)?;
     chart.configure_mesh().x_desc(x_label).light_line_style(WHITE.mix(0.0)).label_style((FONT, 11)).draw()?;
