@@ -3,8 +3,12 @@
 
 pub mod charts;
 pub mod components;
+pub mod device_loss;
 pub mod engine;
+pub mod fault;
 pub mod i18n;
 pub mod protocol;
 pub mod settings;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 pub mod worker;

@@ -13,6 +13,9 @@ pub enum Request {
     Start { generation: u32, config: RunConfig },
     /// Trains `steps` more steps and reports the metrics taken on the way.
     Train { generation: u32, steps: usize },
+    /// A browser-test action; see `crate::test_hooks`.
+    #[cfg(feature = "test-hooks")]
+    TestHook { generation: u32, action: crate::test_hooks::TestAction },
 }
 
 /// A reply from an engine.
@@ -34,14 +37,32 @@ pub enum Reply {
     },
     /// The run cannot go on, with the engine's error message.
     Failed { generation: u32, message: String },
+    /// The loss or the gradient norm of step `step` was not finite. The
+    /// run's parameters are those from before that step, and `metrics` holds
+    /// the metrics recorded earlier in the chunk.
+    Diverged {
+        generation: u32,
+        step: usize,
+        /// `"loss"` or `"gradient norm"`.
+        what: String,
+        /// The value as text, because JSON has no NaN or infinity.
+        value: String,
+        lr: f64,
+        metrics: Vec<Metrics>,
+    },
+    /// The settings exceed a limit of this engine (for example a GPU buffer
+    /// limit), found before any work started. The engine itself still works.
+    Rejected { generation: u32, message: String },
 }
 
 impl Reply {
     pub fn generation(&self) -> u32 {
         match self {
-            Reply::Started { generation, .. } | Reply::Trained { generation, .. } | Reply::Failed { generation, .. } => {
-                *generation
-            }
+            Reply::Started { generation, .. }
+            | Reply::Trained { generation, .. }
+            | Reply::Failed { generation, .. }
+            | Reply::Diverged { generation, .. }
+            | Reply::Rejected { generation, .. } => *generation,
         }
     }
 }

@@ -107,7 +107,7 @@ fn attention_panel(props: &RunPanelProps, strings: &Strings) -> Html {
     html! {
         <section class="panel">
             <h4>{ strings.chart_attention }</h4>
-            <div class="cells" style={format!("grid-template-columns: repeat({}, auto)", snapshot.heads)}>{ for cells }</div>
+            <div class={format!("cells heads-{}", snapshot.heads)}>{ for cells }</div>
             <h4>{ zoom_title }</h4>
             <Heatmap matrix={zoom} width={440} height={420} {axis_names} testid="attention-zoom" />
         </section>

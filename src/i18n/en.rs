@@ -113,4 +113,11 @@ pub static EN: Strings = Strings {
     no_gate: "This variant has no gate.",
     loss_note: "On this task the loss is the same with and without the gate: the lesson is the mechanism, not the score.",
     waiting: "Starting…",
+    fatal_title: "The page stopped after an internal error",
+    fatal_body: "Something inside the page failed, so it can no longer update. The details below say what failed. Reset loads the page again with the default settings.",
+    fatal_reset: "Reset",
+    diverged: "{run} diverged at step {step}: the {what} became {value}. Training is paused and the charts keep the steps before it. Lower the learning rate (now {lr}) and press Reset.",
+    diverged_loss: "loss",
+    diverged_grad_norm: "gradient norm",
+    device_lost_resumed: "The GPU device was lost ({error}). A new device took over, and training continues from step {step}, the last step copied from the GPU.",
 };
