@@ -29,9 +29,9 @@ const E2E_DIR: &str = "e2e";
 /// checks, and training in both browser profiles.
 pub const PAGE_TESTS: &[&str] = &["page.test.js", "training.test.js"];
 
-/// Every test file, including those of the training page's `data-testid`
-/// attributes.
-pub const ALL_TESTS: &[&str] = &["page.test.js", "training.test.js"];
+/// Every test file, including robustness.test.js, whose tests break the page
+/// on purpose through the hooks of the dist-test/ build.
+pub const ALL_TESTS: &[&str] = &["page.test.js", "training.test.js", "robustness.test.js"];
 
 /// Runs crates/gpu/tests/browser.rs in headless Chromium on WebGPU.
 pub fn gpu_test(root: &Path, path: &OsString) -> Result<(), Error> {
@@ -70,6 +70,7 @@ pub fn page_tests(root: &Path, files: &[&str], path: &OsString) -> Result<(), Er
         .current_dir(root.join(E2E_DIR))
         .env("PATH", path)
         .env("GATELAB_DIST", root.join("dist"))
+        .env("GATELAB_TEST_DIST", root.join("dist-test"))
         .run()
 }
 
