@@ -38,7 +38,7 @@ pub enum Reply {
     /// The run cannot go on, with the engine's error message.
     Failed { generation: u32, message: String },
     /// The loss or the gradient norm of step `step` was not finite. The
-    /// run's parameters are those from before that step, and `metrics` holds
+    /// run's parameters are those from before that step, and `metrics` contains
     /// the metrics recorded earlier in the chunk.
     Diverged {
         generation: u32,

@@ -469,7 +469,7 @@ impl Playground {
                     return;
                 }
                 run.failed = Some(message);
-                // A worker that panicked answers nothing more, so the next
+                // A worker that panicked sends no more replies, so the next
                 // start gets a new one.
                 run.driver = None;
             }
@@ -477,7 +477,7 @@ impl Playground {
         self.pump(ctx);
     }
 
-    /// Drops the engines of a lost or failed GPU device and asks for a new
+    /// Drops the engines of a lost or failed GPU device and requests a new
     /// one; [`Playground::resume_gpu`] goes on when it arrives. Both runs
     /// keep their CPU copies meanwhile.
     fn recover_gpu(&mut self, ctx: &Context<Self>, error: String) {
