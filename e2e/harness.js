@@ -176,11 +176,12 @@ function isLocal(url) {
  * console error, threw an uncaught exception, or sent a request anywhere
  * but 127.0.0.1. Requests to other hosts are aborted before they leave.
  *
- * `record` contains `consoleErrors`, `foreignRequests` and `failedResponses`
- * (HTTP status 400 or more) as lists of strings, and `requests`, a count.
+ * `record` contains `consoleErrors`, `foreignRequests`, `failedResponses`
+ * (HTTP status 400 or more) and `cspViolations` as lists of strings, and
+ * `requests`, a count.
  */
 export async function withPage(t, browser, profile, body) {
-  const record = { consoleErrors: [], foreignRequests: [], failedResponses: [], requests: 0 };
+  const record = { consoleErrors: [], foreignRequests: [], failedResponses: [], cspViolations: [], requests: 0 };
   const { context } = browser;
   // Routes and request events of the context, not the page, so that they
   // include requests from the page's workers.
@@ -202,6 +203,13 @@ export async function withPage(t, browser, profile, body) {
   context.on('response', checkResponse);
 
   const page = await context.newPage();
+  // Content-Security-Policy violations reach the page as events; report each.
+  await page.exposeFunction('__gatelabCspViolation', (text) => record.cspViolations.push(text));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      window.__gatelabCspViolation(`${event.violatedDirective}: ${event.blockedURI}`);
+    });
+  });
   page.on('console', (message) => {
     if (message.type() === 'error') {
       record.consoleErrors.push(`${message.text()} (${message.location().url})`);
@@ -220,6 +228,7 @@ export async function withPage(t, browser, profile, body) {
   }
   assert.deepEqual(record.foreignRequests, [], 'requests left 127.0.0.1');
   assert.deepEqual(record.consoleErrors, [], 'the page logged console errors');
+  assert.deepEqual(record.cspViolations, [], 'the page violated its Content-Security-Policy');
   assert.deepEqual(record.failedResponses, [], 'requests failed');
   t.diagnostic(`${record.requests} requests, all to 127.0.0.1`);
 }

@@ -9,12 +9,16 @@ use gatelab_model::{Limits, RunConfig};
 use gloo::worker::{Spawnable, WorkerBridge};
 use yew::Callback;
 
+use crate::device_loss::GpuCheckpoint;
 use crate::protocol::{JsonCodec, Reply, Request};
 use crate::worker::Trainer;
 
-/// Script of the worker bin that Trunk builds from index.html, relative to
-/// the page, so that dist/ works from any path.
-const WORKER_SCRIPT: &str = "./gatelab-worker.js";
+/// Loader of the worker bin that Trunk builds from index.html
+/// (`data-loader-shim`), relative to the page, so that dist/ works from any
+/// path. gloo-worker's plain `spawn` would start the worker from a `blob:`
+/// URL, which the page's Content-Security-Policy (`worker-src 'self'`)
+/// blocks; the loader is a file served by the page's origin.
+const WORKER_LOADER: &str = "./gatelab-worker_loader.js";
 
 /// Why the page trains on the CPU.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +34,8 @@ pub enum CpuReason {
 /// The engine that both runs use.
 #[derive(Clone)]
 pub enum Backend {
-    WebGpu { ctx: gatelab_gpu::GpuContext, description: String },
+    /// `device_id` is the id that [`crate::device_loss::watch`] gave the device.
+    WebGpu { ctx: gatelab_gpu::GpuContext, description: String, device_id: u32 },
     Cpu(CpuReason),
 }
 
@@ -66,7 +71,8 @@ async fn detect_gpu() -> Backend {
     match gatelab_gpu::GpuContext::browser().await {
         Ok(ctx) => {
             let description = ctx.adapter.name.clone();
-            Backend::WebGpu { ctx, description }
+            let device_id = crate::device_loss::watch(&ctx);
+            Backend::WebGpu { ctx, description, device_id }
         }
         Err(gatelab_gpu::GpuError::NoAdapter { reason, .. }) => Backend::Cpu(CpuReason::NoAdapter(reason)),
         Err(error) => Backend::Cpu(CpuReason::Error(error.to_string())),
@@ -93,9 +99,17 @@ impl Driver {
                 let bridge = Trainer::spawner()
                     .callback(move |reply| on_reply.emit(reply))
                     .encoding::<JsonCodec>()
-                    .spawn(WORKER_SCRIPT);
+                    .spawn_with_loader(WORKER_LOADER);
                 Driver::Cpu(bridge)
             }
+        }
+    }
+
+    /// Returns the CPU copy of a GPU run; the CPU engine keeps none.
+    pub fn gpu_checkpoint(&self) -> Option<GpuCheckpoint> {
+        match self {
+            Driver::Cpu(_) => None,
+            Driver::Gpu(driver) => driver.checkpoint(),
         }
     }
 
@@ -115,11 +129,55 @@ pub struct GpuDriver {
     run: Rc<RefCell<Option<gatelab_gpu::GpuRun>>>,
     generation: Rc<RefCell<u32>>,
     on_reply: Callback<Reply>,
+    /// The run's state as last copied to the CPU, after each chunk that
+    /// took metrics; a new device resumes from it.
+    checkpoint: Rc<RefCell<Option<GpuCheckpoint>>>,
 }
 
 impl GpuDriver {
     fn new(ctx: gatelab_gpu::GpuContext, on_reply: Callback<Reply>) -> GpuDriver {
-        GpuDriver { ctx, run: Rc::new(RefCell::new(None)), generation: Rc::new(RefCell::new(0)), on_reply }
+        GpuDriver {
+            ctx,
+            run: Rc::new(RefCell::new(None)),
+            generation: Rc::new(RefCell::new(0)),
+            on_reply,
+            checkpoint: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    /// Returns the run's state as last copied to the CPU, if any.
+    pub fn checkpoint(&self) -> Option<GpuCheckpoint> {
+        self.checkpoint.borrow().clone()
+    }
+
+    /// Builds the run of `config` on this driver's device from `checkpoint`
+    /// and replies with `Reply::Trained` at the checkpoint's step, without
+    /// new metrics.
+    pub fn resume(&self, generation: u32, config: RunConfig, checkpoint: GpuCheckpoint) {
+        *self.generation.borrow_mut() = generation;
+        *self.run.borrow_mut() = None;
+        let mut run = match gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE) {
+            Ok(run) => run,
+            Err(error) => {
+                self.on_reply.emit(Reply::Failed { generation, message: error.to_string() });
+                return;
+            }
+        };
+        let tensors = |data: &Vec<f32>| gatelab_model::params::Tensors { data: data.clone() };
+        if checkpoint.params.len() != run.layout.total {
+            self.on_reply.emit(Reply::Failed { generation, message: "the saved parameters do not fit the run".into() });
+            return;
+        }
+        run.write_params(&tensors(&checkpoint.params));
+        run.write_moments(&tensors(&checkpoint.moment1), &tensors(&checkpoint.moment2));
+        run.step = checkpoint.step;
+        run.data_rng = checkpoint.data_rng.clone();
+        run.history = checkpoint.history.clone();
+        let step = checkpoint.step;
+        let train_loss = checkpoint.history.last().and_then(|m| m.train_loss).unwrap_or(f64::NAN);
+        *self.checkpoint.borrow_mut() = Some(checkpoint);
+        *self.run.borrow_mut() = Some(run);
+        self.on_reply.emit(Reply::Trained { generation, step, train_loss, metrics: Vec::new(), snapshot: None });
     }
 
     fn send(&self, request: Request) {
@@ -127,6 +185,10 @@ impl GpuDriver {
             Request::Start { generation, config } => self.start(generation, config),
             Request::Train { generation, steps } => self.train(generation, steps),
             Request::Probe { generation, tokens } => self.probe(generation, tokens),
+            // NOTE: the GPU engine ignores the test hooks; only the CPU
+            // engine's divergence and panic paths are tested in a browser.
+            #[cfg(feature = "test-hooks")]
+            Request::TestHook { .. } => {}
         }
     }
 
@@ -164,6 +226,12 @@ impl GpuDriver {
         *self.run.borrow_mut() = None;
         let run = match gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE) {
             Ok(run) => run,
+            // Sizes beyond the device's limits are found before any buffer is
+            // made; they are a problem of the settings, not of the GPU.
+            Err(error @ (gatelab_gpu::GpuError::TooLarge { .. } | gatelab_gpu::GpuError::Config(_))) => {
+                self.on_reply.emit(Reply::Rejected { generation, message: error.to_string() });
+                return;
+            }
             Err(error) => {
                 self.on_reply.emit(Reply::Failed { generation, message: error.to_string() });
                 return;
@@ -197,11 +265,18 @@ impl GpuDriver {
         let cell = self.run.clone();
         let current = self.generation.clone();
         let on_reply = self.on_reply.clone();
+        let checkpoint_cell = self.checkpoint.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let reply = match train_chunk(&mut run, generation, steps).await {
+            let mut reply = match train_chunk(&mut run, generation, steps).await {
                 Ok(reply) => reply,
                 Err(error) => Reply::Failed { generation, message: error.to_string() },
             };
+            if matches!(&reply, Reply::Trained { metrics, .. } if !metrics.is_empty()) {
+                match copy_to_cpu(&run).await {
+                    Ok(checkpoint) => *checkpoint_cell.borrow_mut() = Some(checkpoint),
+                    Err(error) => reply = Reply::Failed { generation, message: error.to_string() },
+                }
+            }
             if *current.borrow() == generation {
                 *cell.borrow_mut() = Some(run);
                 on_reply.emit(reply);
@@ -210,6 +285,26 @@ impl GpuDriver {
     }
 }
 
+/// Copies the parameters, AdamW moments, data stream and history of `run`
+/// to the CPU.
+async fn copy_to_cpu(run: &gatelab_gpu::GpuRun) -> Result<GpuCheckpoint, gatelab_gpu::GpuError> {
+    let params = run.read_params().await?;
+    let (moment1, moment2) = run.read_moments().await?;
+    Ok(GpuCheckpoint {
+        step: run.step,
+        params: params.data,
+        moment1: moment1.data,
+        moment2: moment2.data,
+        data_rng: run.data_rng.clone(),
+        history: run.history.clone(),
+    })
+}
+
+/// Trains up to `steps` steps and reads the loss and gradient norm back at
+/// the end of the chunk, the GPU engine's metrics read. A non-finite value
+/// there, or in metrics taken during the chunk, ends the chunk with
+/// [`Reply::Diverged`]. The GPU skips the update of a non-finite step, so the
+/// parameters stay those from before it.
 async fn train_chunk(run: &mut gatelab_gpu::GpuRun, generation: u32, steps: usize) -> Result<Reply, gatelab_gpu::GpuError> {
     let mut metrics = Vec::new();
     let mut snapshot = None;
@@ -218,6 +313,9 @@ async fn train_chunk(run: &mut gatelab_gpu::GpuRun, generation: u32, steps: usiz
         run.step()?;
         if run.step % run.config.metrics_every == 0 {
             let (measured, snap) = run.evaluate().await?;
+            if let Some(reply) = divergence(generation, run, measured.train_loss, measured.grad_norm, &metrics) {
+                return Ok(reply);
+            }
             run.history.push(measured.clone());
             metrics.push(measured);
             snapshot = Some(snap);
@@ -225,11 +323,34 @@ async fn train_chunk(run: &mut gatelab_gpu::GpuRun, generation: u32, steps: usiz
     }
     // NOTE: the loss is read back once per chunk, which waits for the GPU.
     let stats = run.read_stats().await?;
-    if !stats.loss.is_finite() {
-        return Ok(Reply::Failed {
-            generation,
-            message: format!("training diverged at step {}: the loss is {}; lower the learning rate", run.step, stats.loss),
-        });
+    if let Some(reply) = divergence(generation, run, Some(stats.loss), Some(stats.grad_norm), &metrics) {
+        return Ok(reply);
     }
     Ok(Reply::Trained { generation, step: run.step, train_loss: stats.loss, metrics, snapshot })
+}
+
+/// Returns [`Reply::Diverged`] when the loss or the gradient norm of the
+/// run's last step is not finite. The GPU does not report which step of a
+/// chunk first failed, so the reply names the last step queued.
+fn divergence(
+    generation: u32,
+    run: &gatelab_gpu::GpuRun,
+    loss: Option<f64>,
+    grad_norm: Option<f64>,
+    metrics: &[gatelab_model::Metrics],
+) -> Option<Reply> {
+    let (what, value) = match (loss, grad_norm) {
+        (Some(loss), _) if !loss.is_finite() => ("loss", loss),
+        (_, Some(norm)) if !norm.is_finite() => ("gradient norm", norm),
+        _ => return None,
+    };
+    let lr = gatelab_model::optim::learning_rate(&run.config.train, run.step.saturating_sub(1));
+    Some(Reply::Diverged {
+        generation,
+        step: run.step,
+        what: what.to_string(),
+        value: value.to_string(),
+        lr,
+        metrics: metrics.to_vec(),
+    })
 }

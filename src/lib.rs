@@ -4,11 +4,15 @@
 pub mod a11y;
 pub mod charts;
 pub mod components;
+pub mod device_loss;
 pub mod engine;
+pub mod fault;
 pub mod i18n;
 pub mod lessons;
 pub mod probe;
 pub mod protocol;
 pub mod settings;
 pub mod speed;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 pub mod worker;

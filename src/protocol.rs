@@ -18,6 +18,9 @@ pub enum Request {
     /// Runs the current model on one token sequence (BOS first, at most the
     /// model's sequence length) without training.
     Probe { generation: u32, tokens: Vec<u32> },
+    /// A browser-test action; see `crate::test_hooks`.
+    #[cfg(feature = "test-hooks")]
+    TestHook { generation: u32, action: crate::test_hooks::TestAction },
 }
 
 /// A reply from an engine.
@@ -41,6 +44,22 @@ pub enum Reply {
     Probed { generation: u32, result: ProbeResult },
     /// The run cannot go on, with the engine's error message.
     Failed { generation: u32, message: String },
+    /// The loss or the gradient norm of step `step` was not finite. The
+    /// run's parameters are those from before that step, and `metrics` contains
+    /// the metrics recorded earlier in the chunk.
+    Diverged {
+        generation: u32,
+        step: usize,
+        /// `"loss"` or `"gradient norm"`.
+        what: String,
+        /// The value as text, because JSON has no NaN or infinity.
+        value: String,
+        lr: f64,
+        metrics: Vec<Metrics>,
+    },
+    /// The settings exceed a limit of this engine (for example a GPU buffer
+    /// limit), found before any work started. The engine itself still works.
+    Rejected { generation: u32, message: String },
 }
 
 impl Reply {
@@ -49,7 +68,9 @@ impl Reply {
             Reply::Started { generation, .. }
             | Reply::Trained { generation, .. }
             | Reply::Probed { generation, .. }
-            | Reply::Failed { generation, .. } => *generation,
+            | Reply::Failed { generation, .. }
+            | Reply::Diverged { generation, .. }
+            | Reply::Rejected { generation, .. } => *generation,
         }
     }
 }

@@ -373,4 +373,6 @@ fn decode_component(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod property_tests;
+#[cfg(test)]
 mod tests;

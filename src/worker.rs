@@ -1,7 +1,7 @@
 //! The CPU engine's Web Worker: one `Run<f32>` per worker, so two runs train
 //! on two cores and the page never blocks.
 
-use gatelab_model::{Limits, Run};
+use gatelab_model::{Limits, Run, TrainError};
 use gloo::worker::{HandlerId, Worker, WorkerScope};
 
 use crate::probe::run_probe;
@@ -25,10 +25,20 @@ impl Worker for Trainer {
     fn update(&mut self, _scope: &WorkerScope<Self>, _msg: ()) {}
 
     fn received(&mut self, scope: &WorkerScope<Self>, request: Request, id: HandlerId) {
+        let generation = match &request {
+            Request::Start { generation, .. } | Request::Train { generation, .. } | Request::Probe { generation, .. } => *generation,
+            #[cfg(feature = "test-hooks")]
+            Request::TestHook { generation, .. } => *generation,
+        };
+        if let Some(handler) = crate::fault::handler_id_number(id) {
+            crate::fault::set_current_request(handler, generation);
+        }
         let reply = match request {
             Request::Start { generation, config } => self.start(generation, config),
             Request::Train { generation, steps } => self.train(generation, steps),
             Request::Probe { generation, tokens } => self.probe(generation, &tokens),
+            #[cfg(feature = "test-hooks")]
+            Request::TestHook { action, .. } => self.test_hook(action),
         };
         if let Some(reply) = reply {
             scope.respond(id, reply);
@@ -63,6 +73,19 @@ impl Trainer {
         Some(Reply::Probed { generation, result })
     }
 
+    #[cfg(feature = "test-hooks")]
+    fn test_hook(&mut self, action: crate::test_hooks::TestAction) -> Option<Reply> {
+        match action {
+            crate::test_hooks::TestAction::PoisonParams => {
+                if let Some(run) = self.run.as_mut() {
+                    run.params.data[0] = f32::NAN;
+                }
+            }
+            crate::test_hooks::TestAction::Panic => panic!("test hook: worker panic requested"),
+        }
+        None
+    }
+
     /// Trains a chunk; a request for an older generation gets no reply.
     fn train(&mut self, generation: u32, steps: usize) -> Option<Reply> {
         if generation != self.generation {
@@ -75,6 +98,10 @@ impl Trainer {
         for _ in 0..steps {
             match run.train_step() {
                 Ok(stats) => train_loss = stats.loss,
+                Err(TrainError::Diverged { step, what, value, lr }) => {
+                    let value = value.to_string();
+                    return Some(Reply::Diverged { generation, step, what: what.to_string(), value, lr, metrics });
+                }
                 Err(error) => return Some(Reply::Failed { generation, message: error.to_string() }),
             }
             if run.metrics_due() {

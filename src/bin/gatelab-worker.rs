@@ -6,5 +6,6 @@ use gatelab_web::worker::Trainer;
 use gloo::worker::Registrable;
 
 fn main() {
+    gatelab_web::fault::install_worker_hook();
     Trainer::registrar().encoding::<JsonCodec>().register();
 }

@@ -11,6 +11,7 @@ use super::classroom::Classroom;
 use super::lessons::Lessons;
 use super::probe::{Probe, ProbeRun};
 use super::run_panel::RunPanel;
+use crate::device_loss::{self, DeviceLost, GpuCheckpoint};
 use crate::engine::{detect_backend, Backend, CpuReason, Driver};
 use crate::i18n::{Lang, Strings};
 use crate::probe::{format_probe, parse_probe, ProbeError, ProbeInput, ProbeResult};
@@ -44,6 +45,8 @@ struct RunState {
     /// A request is in flight.
     busy: bool,
     failed: Option<String>,
+    /// Set when a step's loss or gradient norm was not finite.
+    diverged: Option<Divergence>,
     /// When the request in flight was sent (ms) and how many steps it asked for.
     sent_at: f64,
     sent_steps: usize,
@@ -55,6 +58,14 @@ struct RunState {
     probe: Option<Rc<ProbeResult>>,
     /// The model or the sequence changed since the last probe.
     probe_stale: bool,
+}
+
+/// A run's divergence, as the engine reported it.
+struct Divergence {
+    step: usize,
+    what: String,
+    value: String,
+    lr: f64,
 }
 
 pub enum Msg {
@@ -74,6 +85,23 @@ pub enum Msg {
     ProbeText(String),
     /// Fill the probe field with probe sequence 0.
     ProbeFromBatch,
+    /// A GPU device was lost (or a GPU run failed).
+    DeviceLost(DeviceLost),
+    /// The backend found after a lost device, with the loss's message.
+    DeviceReplaced(String, Backend),
+    #[cfg(feature = "test-hooks")]
+    TestHook(crate::test_hooks::HookRequest),
+}
+
+/// Times the page makes a new GPU device after a loss or a GPU error before
+/// it moves to the CPU for good, so that a fault that repeats on every new
+/// device cannot loop.
+const MAX_GPU_RECOVERIES: u32 = 2;
+
+/// A new GPU device took over from `step` after the error `error`.
+struct DeviceNotice {
+    error: String,
+    step: usize,
 }
 
 #[derive(Properties, PartialEq)]
@@ -98,6 +126,10 @@ pub struct Playground {
     playing: bool,
     generation: u32,
     runs: [RunState; 2],
+    device_notice: Option<DeviceNotice>,
+    gpu_recoveries: u32,
+    /// Each run's config and CPU copy, kept while a new device is requested.
+    pending_resume: [Option<(RunConfig, GpuCheckpoint)>; 2],
 }
 
 fn now_ms() -> f64 {
@@ -124,6 +156,9 @@ impl Component for Playground {
             .split('&')
             .filter(|pair| !pair.is_empty())
             .any(|pair| !ClassroomState::owns_pair(pair));
+        device_loss::set_handler(ctx.link().callback(Msg::DeviceLost));
+        #[cfg(feature = "test-hooks")]
+        crate::test_hooks::install(ctx.link().callback(Msg::TestHook));
         ctx.link().send_future(async { Msg::Backend(detect_backend().await) });
         Playground {
             settings,
@@ -138,6 +173,9 @@ impl Component for Playground {
             playing: false,
             generation: 0,
             runs: Default::default(),
+            device_notice: None,
+            gpu_recoveries: 0,
+            pending_resume: Default::default(),
         }
     }
 
@@ -203,6 +241,21 @@ impl Component for Playground {
                 }
                 return true;
             }
+            Msg::DeviceLost(lost) => {
+                if matches!(self.backend, Some(Backend::WebGpu { device_id, .. }) if device_id == lost.device_id) {
+                    self.recover_gpu(ctx, lost.message);
+                }
+            }
+            Msg::DeviceReplaced(error, backend) => self.resume_gpu(ctx, error, backend),
+            #[cfg(feature = "test-hooks")]
+            Msg::TestHook(request) => {
+                let Some((index, action)) = request else {
+                    panic!("test hook: page panic requested");
+                };
+                if let Some(driver) = self.runs.get(index).and_then(|run| run.driver.as_ref()) {
+                    driver.send(Request::TestHook { generation: self.generation, action });
+                }
+            }
         }
         self.write_url();
         true
@@ -228,6 +281,11 @@ impl Component for Playground {
                 .replace("{allowed}", &rejection.allowed);
             html! { <p class="notice error" role="alert" data-testid="url-error">{ text }</p> }
         });
+        let device_notice = self.device_notice.as_ref().map(|notice| {
+            let text =
+                strings.device_lost_resumed.replace("{error}", &notice.error).replace("{step}", &notice.step.to_string());
+            html! { <p class="notice" role="alert" data-testid="device-lost">{ text }</p> }
+        });
         let gpu_notice = self.gpu_failure.as_ref().map(|error| {
             html! { <p class="notice" role="alert">{ strings.gpu_failed.replace("{error}", error) }</p> }
         });
@@ -246,6 +304,19 @@ impl Component for Playground {
         let tokens_per_step = speed::tokens_per_step(self.settings.batch, self.settings.seq_len);
         let rates: Vec<Option<f64>> = self.runs.iter().map(|run| run.rate).collect();
         let total_speed = if self.playing { speed::total_text(strings, &rates, tokens_per_step) } else { None };
+        let divergences = (0..2).filter_map(|index| {
+            let divergence = self.runs[index].diverged.as_ref()?;
+            let title = if index == 0 { strings.run_a_title } else { strings.run_b_title };
+            let what = if divergence.what == "loss" { strings.diverged_loss } else { strings.diverged_grad_norm };
+            let text = strings
+                .diverged
+                .replace("{run}", title)
+                .replace("{step}", &divergence.step.to_string())
+                .replace("{what}", what)
+                .replace("{value}", &divergence.value)
+                .replace("{lr}", &divergence.lr.to_string());
+            Some(html! { <p class="notice error" role="alert" data-testid="diverged">{ text }</p> })
+        });
 
         let panels = (0..2).map(|index| {
             let run = &self.runs[index];
@@ -281,6 +352,8 @@ impl Component for Playground {
                 { self.badge(strings) }
                 { for notices }
                 { gpu_notice }
+                { device_notice }
+                { for divergences }
                 { cpu_note }
                 { self.lessons(ctx) }
                 { self.controls(ctx, strings) }
@@ -460,15 +533,31 @@ impl Playground {
                 }
             }
             Reply::Probed { result, .. } => run.probe = Some(Rc::new(result)),
+            Reply::Diverged { step, what, value, lr, metrics, .. } => {
+                // The engines keep the parameters from before the failed step.
+                run.step = step.saturating_sub(1);
+                if !metrics.is_empty() {
+                    let mut history = (*run.history).clone();
+                    history.extend(metrics);
+                    run.history = Rc::new(history);
+                }
+                run.diverged = Some(Divergence { step, what, value, lr });
+                self.playing = false;
+            }
+            // The settings exceed the engine's limits: the engine still
+            // works, so the backend stays.
+            Reply::Rejected { message, .. } => run.failed = Some(message),
             Reply::Failed { message, .. } => {
                 if let Some(Backend::WebGpu { .. }) = self.backend {
-                    // A GPU error moves both runs to the CPU.
-                    self.gpu_failure = Some(message.clone());
-                    self.backend = Some(Backend::Cpu(CpuReason::Error(message)));
-                    self.restart(ctx, true);
+                    // A lost device often shows first as a failed read-back,
+                    // so every GPU error takes the same path as a loss.
+                    self.recover_gpu(ctx, message);
                     return;
                 }
-                self.runs[index].failed = Some(message);
+                run.failed = Some(message);
+                // A worker that panicked sends no more replies, so the next
+                // start gets a new one.
+                run.driver = None;
             }
         }
         // A pending probe goes before the next training chunk. The other run
@@ -480,6 +569,72 @@ impl Playground {
         self.pump(ctx);
     }
 
+    /// Drops the engines of a lost or failed GPU device and requests a new
+    /// one; [`Playground::resume_gpu`] goes on when it arrives. Both runs
+    /// keep their CPU copies meanwhile.
+    fn recover_gpu(&mut self, ctx: &Context<Self>, error: String) {
+        // A new generation drops every reply of the old engines.
+        self.generation += 1;
+        for index in 0..2 {
+            let run = &mut self.runs[index];
+            let checkpoint = run.driver.take().and_then(|driver| driver.gpu_checkpoint());
+            self.pending_resume[index] = checkpoint.map(|checkpoint| (self.settings.run_config(index), checkpoint));
+            run.busy = true;
+        }
+        self.gpu_recoveries += 1;
+        if self.gpu_recoveries > MAX_GPU_RECOVERIES {
+            self.fall_back_to_cpu(ctx, error);
+            return;
+        }
+        // Without a backend, `restart` waits, so a settings change during
+        // the request cannot start runs on the lost device.
+        self.backend = None;
+        ctx.link().send_future(async move { Msg::DeviceReplaced(error, detect_backend().await) });
+    }
+
+    /// Resumes both runs on the new device from their CPU copies; a run
+    /// without a copy, or whose settings changed meanwhile, starts again.
+    fn resume_gpu(&mut self, ctx: &Context<Self>, error: String, backend: Backend) {
+        if !matches!(backend, Backend::WebGpu { .. }) {
+            self.fall_back_to_cpu(ctx, error);
+            return;
+        }
+        self.backend = Some(backend.clone());
+        let mut resumed_step = None;
+        for index in 0..2 {
+            let config = self.settings.run_config(index);
+            let pending = self.pending_resume[index].take().filter(|(saved, _)| *saved == config);
+            let driver = Driver::new(&backend, ctx.link().callback(move |reply| Msg::Reply(index, reply)));
+            let run = &mut self.runs[index];
+            match (pending, &driver) {
+                (Some((_, checkpoint)), Driver::Gpu(gpu)) => {
+                    let step = checkpoint.step;
+                    let kept: Vec<Metrics> = run.history.iter().filter(|m| m.step <= step).cloned().collect();
+                    run.history = Rc::new(kept);
+                    run.busy = true;
+                    resumed_step = Some(resumed_step.map_or(step, |other: usize| other.min(step)));
+                    gpu.resume(self.generation, config, checkpoint);
+                }
+                _ => {
+                    let zoom = run.zoom;
+                    *run = RunState { zoom, busy: true, ..Default::default() };
+                    driver.send(Request::Start { generation: self.generation, config });
+                }
+            }
+            self.runs[index].driver = Some(driver);
+        }
+        self.device_notice = Some(DeviceNotice { error, step: resumed_step.unwrap_or(0) });
+    }
+
+    /// Moves both runs to the CPU engine, from step 0.
+    fn fall_back_to_cpu(&mut self, ctx: &Context<Self>, error: String) {
+        self.pending_resume = Default::default();
+        self.device_notice = None;
+        self.gpu_failure = Some(error.clone());
+        self.backend = Some(Backend::Cpu(CpuReason::Error(error)));
+        self.restart(ctx, true);
+    }
+
     /// Sends the next chunk to every idle run while playing; stops playing
     /// once both runs reach the training length.
     fn pump(&mut self, _ctx: &Context<Self>) {
@@ -489,7 +644,10 @@ impl Playground {
         for index in 0..2 {
             self.send_train(index);
         }
-        let done = self.runs.iter().all(|run| run.step >= self.settings.steps || run.failed.is_some());
+        let done = self
+            .runs
+            .iter()
+            .all(|run| run.step >= self.settings.steps || run.failed.is_some() || run.diverged.is_some());
         if done {
             self.playing = false;
         }
@@ -500,7 +658,7 @@ impl Playground {
         let per_frame = self.settings.steps_per_frame;
         let generation = self.generation;
         let run = &mut self.runs[index];
-        if run.busy || !run.started || run.failed.is_some() || run.step >= total {
+        if run.busy || !run.started || run.failed.is_some() || run.diverged.is_some() || run.step >= total {
             return;
         }
         let Some(driver) = &run.driver else {

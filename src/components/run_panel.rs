@@ -127,8 +127,8 @@ fn attention_panel(props: &RunPanelProps, strings: &Strings) -> Html {
     html! {
         <section class="panel">
             <h4>{ strings.chart_attention }</h4>
-            <div class="cells" role="group" aria-label={strings.chart_attention} data-testid="attention-grid"
-                style={format!("grid-template-columns: repeat({}, auto)", snapshot.heads)} {onkeydown}>{ for cells }</div>
+            <div class={format!("cells heads-{}", snapshot.heads)} role="group" aria-label={strings.chart_attention}
+                data-testid="attention-grid" {onkeydown}>{ for cells }</div>
             <p class="note">{ strings.attention_keys_hint }</p>
             <h4>{ zoom_title.clone() }</h4>
             <Heatmap matrix={zoom} width={440} height={420} {axis_names} testid="attention-zoom" label={zoom_title} />

@@ -213,4 +213,11 @@ pub static EN: Strings = Strings {
     probe_error_empty: "Type at least one token to probe.",
     probe_error_too_long: "The sequence has {len} tokens with BOS, but the model has only {max} positions. Shorten it or raise the sequence length.",
     probe_error_unknown: "Not in the task's vocabulary: {items}. Use only tokens the task knows.",
+    fatal_title: "The page stopped after an internal error",
+    fatal_body: "Something inside the page failed, so it can no longer update. The details below say what failed. Reset loads the page again with the default settings.",
+    fatal_reset: "Reset",
+    diverged: "{run} diverged at step {step}: the {what} became {value}. Training is paused and the charts keep the steps before it. Lower the learning rate (now {lr}) and press Reset.",
+    diverged_loss: "loss",
+    diverged_grad_norm: "gradient norm",
+    device_lost_resumed: "The GPU device was lost ({error}). A new device took over, and training continues from step {step}, the last step copied from the GPU.",
 };

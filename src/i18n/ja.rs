@@ -212,4 +212,11 @@ pub static JA: Strings = Strings {
     probe_error_empty: "調べるトークンを1つ以上入力してください。",
     probe_error_too_long: "系列は BOS を含めて {len} トークンありますが、モデルの位置は {max} 個しかありません。短くするか、系列長を大きくしてください。",
     probe_error_unknown: "タスクの語彙にないものがあります：{items}。タスクが知っているトークンだけを使ってください。",
+    fatal_title: "内部エラーでページが止まりました",
+    fatal_body: "ページ内部で処理が失敗したため、表示を更新できなくなりました。何が失敗したかを下に示します。「リセット」を押すと、既定の設定でページを読み込み直します。",
+    fatal_reset: "リセット",
+    diverged: "{run} はステップ {step} で発散しました：{what}が {value} になりました。学習を一時停止し、それまでのステップのグラフは残しています。学習率（現在 {lr}）を下げて「リセット」を押してください。",
+    diverged_loss: "損失",
+    diverged_grad_norm: "勾配ノルム",
+    device_lost_resumed: "GPU デバイスが失われました（{error}）。新しいデバイスに切り替え、GPU から最後にコピーしたステップ {step} から学習を続けます。",
 };

@@ -414,6 +414,20 @@ define_strings! {
     probe_error_too_long,
     /// Rejection: unknown tokens; {items} is replaced.
     probe_error_unknown,
+    /// Heading of the error view shown after an internal error (a panic).
+    fatal_title,
+    /// What the error view means and what its button does.
+    fatal_body,
+    /// Button of the error view: load the page again without its settings.
+    fatal_reset,
+    /// Notice when a run diverges; {run}, {step}, {what}, {value} and {lr} are replaced.
+    diverged,
+    /// {what} of the divergence notice for the loss.
+    diverged_loss,
+    /// {what} of the divergence notice for the gradient norm.
+    diverged_grad_norm,
+    /// Notice after the GPU device was lost and recreated; {error} and {step} are replaced.
+    device_lost_resumed,
 }
 
 /// A language that the page can be shown in.

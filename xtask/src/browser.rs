@@ -30,15 +30,16 @@ const E2E_DIR: &str = "e2e";
 /// (lessons, classroom links, no English on the Japanese page).
 pub const PAGE_TESTS: &[&str] = &["page.test.js", "training.test.js", "teach.test.js"];
 
-/// Every test file, including those of the training page's `data-testid`
-/// attributes.
+/// Every test file, including robustness.test.js, whose tests break the page
+/// on purpose through the hooks of the dist-test/ build.
 pub const ALL_TESTS: &[&str] = &[
     "page.test.js",
     "training.test.js",
+    "teach.test.js",
     "variant-knobs.test.js",
     "keyboard.test.js",
     "offline.test.js",
-    "teach.test.js",
+    "robustness.test.js",
 ];
 
 /// Runs crates/gpu/tests/browser.rs in headless Chromium on WebGPU.
@@ -78,6 +79,7 @@ pub fn page_tests(root: &Path, files: &[&str], path: &OsString) -> Result<(), Er
         .current_dir(root.join(E2E_DIR))
         .env("PATH", path)
         .env("GATELAB_DIST", root.join("dist"))
+        .env("GATELAB_TEST_DIST", root.join("dist-test"))
         .run()
 }
 

@@ -5,6 +5,7 @@
 
 mod browser;
 mod command;
+mod csp;
 mod phase;
 mod pins;
 mod serve;
@@ -145,6 +146,7 @@ fn e2e(root: &Path) -> Result<(), Error> {
 
     phases.run("setup", || setup::run(root))?;
     phases.run("trunk build", || trunk_build(root))?;
+    phases.run("trunk build test-hooks", || trunk_build_test(root))?;
     let path = setup::tool_path(root)?;
     phases.run("e2e", || {
         browser::page_tests(root, browser::ALL_TESTS, &path)
@@ -155,13 +157,27 @@ fn e2e(root: &Path) -> Result<(), Error> {
 }
 
 /// Runs `trunk build --release` in the workspace root, with the tools that
-/// setup installed on PATH.
+/// setup installed on PATH, and writes the Content-Security-Policy into
+/// dist/index.html.
 fn trunk_build(root: &Path) -> Result<(), Error> {
     command::Command::new("trunk")
         .args(["build", "--release"])
         .current_dir(root)
         .env("PATH", setup::tool_path(root)?)
-        .run()
+        .run()?;
+    csp::apply(&root.join("dist"))
+}
+
+/// Builds the page with the `test-hooks` feature into dist-test/, for the
+/// e2e tests that break the page on purpose (see src/test_hooks.rs). dist/
+/// stays free of the hooks.
+fn trunk_build_test(root: &Path) -> Result<(), Error> {
+    command::Command::new("trunk")
+        .args(["build", "--release", "--features", "test-hooks", "--dist", "dist-test"])
+        .current_dir(root)
+        .env("PATH", setup::tool_path(root)?)
+        .run()?;
+    csp::apply(&root.join("dist-test"))
 }
 
 #[cfg(test)]

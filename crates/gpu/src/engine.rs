@@ -369,6 +369,15 @@ impl GpuRun {
         self.ctx.write_f32(&self.shared.params, &params.data);
     }
 
+    /// Replaces AdamW's first and second moments, for example to resume a
+    /// run on a new device from moments read with `read_moments`.
+    pub fn write_moments(&self, moment1: &Tensors<f32>, moment2: &Tensors<f32>) {
+        assert_eq!(moment1.data.len(), self.layout.total, "first moments do not match the layout");
+        assert_eq!(moment2.data.len(), self.layout.total, "second moments do not match the layout");
+        self.ctx.write_f32(&self.shared.moment1, &moment1.data);
+        self.ctx.write_f32(&self.shared.moment2, &moment2.data);
+    }
+
     /// Queues the probe batch's forward pass, the metric reductions and the
     /// copies into the report buffer.
     fn queue_probe(&self) {
@@ -548,8 +557,14 @@ fn upload_batch(ctx: &GpuContext, acts: &Activations, batch: &Batch) {
 /// Rejects sizes beyond the device's buffer limits or the dispatch limits of
 /// the kernels, before any buffer is made.
 fn check_device_limits(ctx: &GpuContext, config: &RunConfig, layout: &Layout, s: &Sizes) -> Result<(), GpuError> {
-    let limits = ctx.device.limits();
-    let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    check_limits(&ctx.device.limits(), config, layout, s)
+}
+
+/// Checks the largest buffers and dispatches of a run with sizes `s`
+/// against `limits`, and names the limit that a size exceeds. Every buffer
+/// is bound whole, so each must fit both `max_buffer_size` and
+/// `max_storage_buffer_binding_size`.
+pub fn check_limits(limits: &wgpu::Limits, config: &RunConfig, layout: &Layout, s: &Sizes) -> Result<(), GpuError> {
     let att_len = s.attention(config.model.variant.attn, 0).att_len();
     let largest = [
         ("the parameter buffer", layout.total),
@@ -557,19 +572,109 @@ fn check_device_limits(ctx: &GpuContext, config: &RunConfig, layout: &Layout, s:
         ("the MLP activations (B * T, 4C)", s.rows * s.mlp_width),
         ("the logits (B * T, V)", s.rows * s.vocab),
     ];
+    let byte_limits = [
+        ("max_buffer_size", limits.max_buffer_size),
+        ("max_storage_buffer_binding_size", u64::from(limits.max_storage_buffer_binding_size)),
+    ];
     for (what, len) in largest {
-        let bytes = (len * 4) as u64;
-        if bytes > max_binding {
-            return Err(GpuError::TooLarge { what: format!("{what} ({bytes} bytes)"), needed: bytes, limit: max_binding });
+        let bytes = (len as u64) * 4;
+        for (limit_name, limit) in byte_limits {
+            if bytes > limit {
+                return Err(GpuError::TooLarge { what: format!("{what} ({bytes} bytes)"), limit_name, needed: bytes, limit });
+            }
         }
     }
+    // The kernels split large dispatches at MAX_GROUPS_PER_DIMENSION, so a
+    // device that allows more gains nothing and one that allows less fails.
+    let max_groups = limits.max_compute_workgroups_per_dimension.min(MAX_GROUPS_PER_DIMENSION);
     let tile_rows = s.rows.div_ceil(TILE as usize) as u64;
-    if tile_rows > MAX_GROUPS_PER_DIMENSION as u64 {
+    if tile_rows > u64::from(max_groups) {
         return Err(GpuError::TooLarge {
             what: format!("a matrix product over B * T = {} rows ({tile_rows} workgroups of {TILE} rows)", s.rows),
+            limit_name: "max_compute_workgroups_per_dimension",
             needed: tile_rows,
-            limit: MAX_GROUPS_PER_DIMENSION as u64,
+            limit: u64::from(max_groups),
+        });
+    }
+    let longest = largest.iter().map(|(_, len)| *len).max().unwrap_or(0);
+    let flat_groups = crate::kernels::flat_groups(longest);
+    if flat_groups[1] > max_groups {
+        return Err(GpuError::TooLarge {
+            what: format!("an elementwise pass over {longest} values"),
+            limit_name: "max_compute_workgroups_per_dimension",
+            needed: u64::from(flat_groups[1]),
+            limit: u64::from(max_groups),
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use gatelab_model::params::Layout;
+    use gatelab_model::RunConfig;
+
+    use super::check_limits;
+    use crate::error::GpuError;
+    use crate::graph::Sizes;
+
+    fn lesson_sizes(batch: usize) -> (RunConfig, Layout, Sizes) {
+        let config = RunConfig::lesson();
+        let vocab = 64;
+        let layout = Layout::new(&config.model, vocab);
+        let sizes = Sizes::new(&config.model, vocab, batch);
+        (config, layout, sizes)
+    }
+
+    fn limit_name(result: Result<(), GpuError>) -> &'static str {
+        match result {
+            Err(GpuError::TooLarge { limit_name, .. }) => limit_name,
+            other => panic!("expected GpuError::TooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_limits_accept_lesson() {
+        let (config, layout, sizes) = lesson_sizes(64);
+        assert!(check_limits(&wgpu::Limits::defaults(), &config, &layout, &sizes).is_ok());
+    }
+
+    #[test]
+    fn small_binding_size_rejected() {
+        let (config, layout, sizes) = lesson_sizes(64);
+        let limits = wgpu::Limits { max_storage_buffer_binding_size: 4096, ..wgpu::Limits::defaults() };
+        assert_eq!(limit_name(check_limits(&limits, &config, &layout, &sizes)), "max_storage_buffer_binding_size");
+    }
+
+    #[test]
+    fn small_buffer_size_rejected() {
+        let (config, layout, sizes) = lesson_sizes(64);
+        let limits = wgpu::Limits { max_buffer_size: 4096, ..wgpu::Limits::defaults() };
+        let error = check_limits(&limits, &config, &layout, &sizes).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("max_buffer_size is 4096"), "{text}");
+        assert!(text.contains("the parameter buffer"), "{text}");
+    }
+
+    #[test]
+    fn few_workgroups_rejected() {
+        let (config, layout, sizes) = lesson_sizes(64);
+        let limits = wgpu::Limits { max_compute_workgroups_per_dimension: 8, ..wgpu::Limits::defaults() };
+        assert_eq!(limit_name(check_limits(&limits, &config, &layout, &sizes)), "max_compute_workgroups_per_dimension");
+    }
+
+    #[test]
+    fn limit_edge_inclusive() {
+        let (config, layout, sizes) = lesson_sizes(64);
+        let largest_bytes = [layout.total, sizes.rows * sizes.mlp_width, sizes.rows * sizes.vocab]
+            .into_iter()
+            .chain([sizes.attention(config.model.variant.attn, 0).att_len()])
+            .max()
+            .unwrap() as u64
+            * 4;
+        let exact = wgpu::Limits { max_buffer_size: largest_bytes, ..wgpu::Limits::defaults() };
+        assert!(check_limits(&exact, &config, &layout, &sizes).is_ok());
+        let below = wgpu::Limits { max_buffer_size: largest_bytes - 4, ..wgpu::Limits::defaults() };
+        assert_eq!(limit_name(check_limits(&below, &config, &layout, &sizes)), "max_buffer_size");
+    }
 }

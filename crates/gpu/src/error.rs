@@ -17,8 +17,11 @@ pub enum GpuError {
     },
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{what} needs {needed}, but this device allows at most {limit}; choose a smaller model or batch")]
-    TooLarge { what: String, needed: u64, limit: u64 },
+    #[error(
+        "{what} needs {needed}, but this device's {limit_name} is {limit}; choose a smaller batch, sequence \
+         length, width or number of heads"
+    )]
+    TooLarge { what: String, limit_name: &'static str, needed: u64, limit: u64 },
     #[error("mapping a GPU buffer for reading failed: {0}")]
     Map(#[from] wgpu::BufferAsyncError),
     #[error("reading a mapped GPU buffer failed: {0}")]

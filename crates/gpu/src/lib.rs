@@ -17,5 +17,5 @@ mod oneshot;
 pub mod ops;
 
 pub use context::GpuContext;
-pub use engine::{GpuRun, Which, MAX_IN_FLIGHT};
+pub use engine::{check_limits, GpuRun, Which, MAX_IN_FLIGHT};
 pub use error::GpuError;
