@@ -1,6 +1,6 @@
 //! Errors of the GPU engine.
 
-use gatelab_model::ConfigError;
+use gatelab_model::{CheckpointError, ConfigError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -17,6 +17,10 @@ pub enum GpuError {
     },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("the checkpoint was taken after {step} steps but holds {adam_t} AdamW updates; the GPU engine needs them equal")]
+    CheckpointSteps { step: usize, adam_t: u64 },
     #[error("{what} needs {needed}, but this device allows at most {limit}; choose a smaller model or batch")]
     TooLarge { what: String, needed: u64, limit: u64 },
     #[error("mapping a GPU buffer for reading failed: {0}")]
