@@ -13,6 +13,8 @@ use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
 use yew::prelude::*;
 
+use crate::components::PngButton;
+
 /// Okabe-Ito colours, in the order series take them.
 pub const PALETTE: [RGBColor; 6] = [
     RGBColor(0, 114, 178),   // blue
@@ -65,7 +67,8 @@ pub fn line_chart(props: &LineChartProps) -> Html {
     html! {
         <figure class="chart">
             <figcaption>{ props.title.clone() }</figcaption>
-            <canvas ref={canvas} data-testid={props.testid.clone()} width="440" height="240"></canvas>
+            <canvas ref={canvas.clone()} data-testid={props.testid.clone()} width="440" height="240"></canvas>
+            <PngButton {canvas} name={props.testid.clone()} />
         </figure>
     }
 }
@@ -248,10 +251,11 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
 
     html! {
         <figure class="heatmap">
-            <canvas ref={canvas} data-testid={props.testid.clone()} width={props.width.to_string()}
+            <canvas ref={canvas.clone()} data-testid={props.testid.clone()} width={props.width.to_string()}
                 height={props.height.to_string()} {onmousemove} {onmouseleave}></canvas>
             if props.axis_names.is_some() {
                 <figcaption class="readout" aria-live="polite">{ readout }</figcaption>
+                <PngButton canvas={canvas.clone()} name={props.testid.clone()} />
             }
         </figure>
     }
@@ -348,7 +352,8 @@ pub fn histogram(props: &HistogramProps) -> Html {
     html! {
         <figure class="chart">
             <figcaption>{ props.title.clone() }</figcaption>
-            <canvas ref={canvas} data-testid="gate-histogram" width="440" height="240"></canvas>
+            <canvas ref={canvas.clone()} data-testid="gate-histogram" width="440" height="240"></canvas>
+            <PngButton {canvas} name="gate-histogram" />
         </figure>
     }
 }

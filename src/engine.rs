@@ -9,6 +9,7 @@ use gatelab_model::{Limits, RunConfig};
 use gloo::worker::{Spawnable, WorkerBridge};
 use yew::Callback;
 
+use crate::export::WireCheckpoint;
 use crate::protocol::{JsonCodec, Reply, Request};
 use crate::worker::Trainer;
 
@@ -126,16 +127,29 @@ impl GpuDriver {
         match request {
             Request::Start { generation, config } => self.start(generation, config),
             Request::Train { generation, steps } => self.train(generation, steps),
+            Request::Save { generation } => self.save(generation),
+            Request::Restore { generation, checkpoint } => {
+                let run = checkpoint.decode().and_then(|files| {
+                    gatelab_gpu::GpuRun::from_checkpoint(&self.ctx, &files, &Limits::PAGE).map_err(|e| e.to_string())
+                });
+                self.begin(generation, run)
+            }
         }
     }
 
     fn start(&self, generation: u32, config: RunConfig) {
+        let run = gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE).map_err(|e| e.to_string());
+        self.begin(generation, run);
+    }
+
+    /// Measures a new or restored run and replies `Started`.
+    fn begin(&self, generation: u32, run: Result<gatelab_gpu::GpuRun, String>) {
         *self.generation.borrow_mut() = generation;
         *self.run.borrow_mut() = None;
-        let run = match gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE) {
+        let run = match run {
             Ok(run) => run,
-            Err(error) => {
-                self.on_reply.emit(Reply::Failed { generation, message: error.to_string() });
+            Err(message) => {
+                self.on_reply.emit(Reply::Failed { generation, message });
                 return;
             }
         };
@@ -146,6 +160,30 @@ impl GpuDriver {
             let labels = run.task.labels();
             let reply = match run.evaluate().await {
                 Ok((metrics, snapshot)) => Reply::Started { generation, labels, metrics, snapshot },
+                Err(error) => Reply::Failed { generation, message: error.to_string() },
+            };
+            if *current.borrow() == generation {
+                *cell.borrow_mut() = Some(run);
+                on_reply.emit(reply);
+            }
+        });
+    }
+
+    /// Reads the parameters and AdamW state back into a checkpoint. The
+    /// page keeps the metric history, so the checkpoint's is empty.
+    fn save(&self, generation: u32) {
+        if *self.generation.borrow() != generation {
+            return;
+        }
+        let Some(run) = self.run.borrow_mut().take() else {
+            return;
+        };
+        let cell = self.run.clone();
+        let current = self.generation.clone();
+        let on_reply = self.on_reply.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let reply = match run.to_checkpoint(Vec::new()).await {
+                Ok(files) => Reply::Saved { generation, checkpoint: WireCheckpoint::encode(&files) },
                 Err(error) => Reply::Failed { generation, message: error.to_string() },
             };
             if *current.borrow() == generation {

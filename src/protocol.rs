@@ -5,6 +5,8 @@ use gatelab_model::{Metrics, RunConfig, Snapshot};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
+use crate::export::WireCheckpoint;
+
 /// A request to an engine.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
@@ -13,6 +15,12 @@ pub enum Request {
     Start { generation: u32, config: RunConfig },
     /// Trains `steps` more steps and reports the metrics taken on the way.
     Train { generation: u32, steps: usize },
+    /// Asks for the run's checkpoint: parameters, AdamW state, step and data
+    /// position.
+    Save { generation: u32 },
+    /// Builds the run from a checkpoint; the reply is `Started` at the
+    /// checkpoint's step.
+    Restore { generation: u32, checkpoint: WireCheckpoint },
 }
 
 /// A reply from an engine.
@@ -32,6 +40,8 @@ pub enum Reply {
         /// Probe-sequence attention at the last recorded metrics, if any.
         snapshot: Option<Snapshot>,
     },
+    /// The checkpoint asked for by `Save`.
+    Saved { generation: u32, checkpoint: WireCheckpoint },
     /// The run cannot go on, with the engine's error message.
     Failed { generation: u32, message: String },
 }
@@ -39,7 +49,10 @@ pub enum Reply {
 impl Reply {
     pub fn generation(&self) -> u32 {
         match self {
-            Reply::Started { generation, .. } | Reply::Trained { generation, .. } | Reply::Failed { generation, .. } => {
+            Reply::Started { generation, .. }
+            | Reply::Trained { generation, .. }
+            | Reply::Saved { generation, .. }
+            | Reply::Failed { generation, .. } => {
                 *generation
             }
         }

@@ -4,6 +4,7 @@
 use gatelab_model::{Limits, Run};
 use gloo::worker::{HandlerId, Worker, WorkerScope};
 
+use crate::export::WireCheckpoint;
 use crate::protocol::{Reply, Request};
 
 /// Trains one run inside a Web Worker.
@@ -27,6 +28,8 @@ impl Worker for Trainer {
         let reply = match request {
             Request::Start { generation, config } => self.start(generation, config),
             Request::Train { generation, steps } => self.train(generation, steps),
+            Request::Save { generation } => self.save(generation),
+            Request::Restore { generation, checkpoint } => self.restore(generation, checkpoint),
         };
         if let Some(reply) = reply {
             scope.respond(id, reply);
@@ -46,6 +49,32 @@ impl Trainer {
         };
         let (metrics, snapshot) = run.evaluate();
         run.history.push(metrics.clone());
+        let labels = run.task.labels();
+        self.run = Some(run);
+        Some(Reply::Started { generation, labels, metrics, snapshot })
+    }
+
+    fn save(&self, generation: u32) -> Option<Reply> {
+        if generation != self.generation {
+            return None;
+        }
+        let run = self.run.as_ref()?;
+        Some(Reply::Saved { generation, checkpoint: WireCheckpoint::encode(&run.to_checkpoint()) })
+    }
+
+    /// Builds the run from a checkpoint and answers as `start` does, at the
+    /// checkpoint's step.
+    fn restore(&mut self, generation: u32, checkpoint: WireCheckpoint) -> Option<Reply> {
+        self.generation = generation;
+        self.run = None;
+        let run = checkpoint
+            .decode()
+            .and_then(|files| Run::<f32>::from_checkpoint(&files, &Limits::PAGE).map_err(|error| error.to_string()));
+        let run = match run {
+            Ok(run) => run,
+            Err(message) => return Some(Reply::Failed { generation, message }),
+        };
+        let (metrics, snapshot) = run.evaluate();
         let labels = run.task.labels();
         self.run = Some(run);
         Some(Reply::Started { generation, labels, metrics, snapshot })

@@ -9,9 +9,11 @@ mod intro;
 mod language_switch;
 mod model_card;
 mod playground;
+mod png_button;
 mod run_panel;
 
 pub use app::App;
+pub use png_button::PngButton;
 
 use yew::prelude::*;
 

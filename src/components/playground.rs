@@ -13,6 +13,11 @@ use crate::i18n::{Lang, Strings};
 use crate::protocol::{Reply, Request};
 use crate::settings::{Rejection, Settings, TaskChoice};
 
+mod store;
+mod text;
+use store::{Store, StoreMsg};
+use text::{TextMsg, TextState};
+
 /// The lesson used on the CPU fallback, where the default lesson (batch 64)
 /// trains too slowly on a weak machine: the same model and learning rate with
 /// half the batch, so a step costs half as much. Measured with `gatelab compare
@@ -57,6 +62,8 @@ pub enum Msg {
     NewSeed,
     Set(&'static str, String),
     Zoom(usize, (usize, usize)),
+    Store(StoreMsg),
+    Text(TextMsg),
 }
 
 #[derive(Properties, PartialEq)]
@@ -75,6 +82,8 @@ pub struct Playground {
     playing: bool,
     generation: u32,
     runs: [RunState; 2],
+    store: Store,
+    text: TextState,
 }
 
 fn now_ms() -> f64 {
@@ -90,7 +99,7 @@ impl Component for Playground {
         let (settings, rejections) = Settings::from_query(&query, &Settings::lesson());
         let from_url = query.trim_start_matches('?').split('&').any(|pair| !pair.is_empty());
         ctx.link().send_future(async { Msg::Backend(detect_backend().await) });
-        Playground {
+        let playground = Playground {
             settings,
             from_url,
             rejections,
@@ -99,7 +108,11 @@ impl Component for Playground {
             playing: false,
             generation: 0,
             runs: Default::default(),
-        }
+            store: Store::default(),
+            text: TextState::default(),
+        };
+        playground.start_store(ctx);
+        playground
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
@@ -118,6 +131,9 @@ impl Component for Playground {
                     self.restart(ctx, false);
                 }
                 self.pump(ctx);
+                for index in 0..2 {
+                    self.save_if_due(index);
+                }
             }
             Msg::StepOnce => {
                 self.playing = false;
@@ -141,6 +157,8 @@ impl Component for Playground {
                 }
             }
             Msg::Zoom(index, zoom) => self.runs[index].zoom = zoom,
+            Msg::Store(msg) => self.store_update(ctx, msg),
+            Msg::Text(msg) => self.text_update(ctx, msg),
         }
         self.write_url();
         true
@@ -212,9 +230,12 @@ impl Component for Playground {
                 { gpu_notice }
                 { cpu_note }
                 { self.controls(ctx, strings) }
+                { self.store_view(ctx, strings, ctx.props().lang) }
+                { self.text_view(ctx, strings) }
                 <p class="step-counter" data-testid="step-counter" aria-live="off">{ counter }</p>
                 <p class="note">{ strings.loss_note }</p>
                 <div class="runs">{ for panels }</div>
+                { self.imported_view(ctx, strings) }
             </section>
         }
     }
@@ -284,6 +305,7 @@ impl Playground {
                     TaskChoice::TextEnglish => strings.task_text_en,
                     TaskChoice::TextJapanese => strings.task_text_ja,
                     TaskChoice::Copy => strings.task_copy,
+                    TaskChoice::TextCustom => strings.task_text_custom,
                 };
                 (task.key().to_string(), text.to_string())
             })
@@ -330,6 +352,7 @@ impl Playground {
             return;
         };
         self.generation += 1;
+        self.store_restarted();
         for index in 0..2 {
             let run = &mut self.runs[index];
             let zoom = run.zoom;
@@ -352,10 +375,13 @@ impl Playground {
         run.busy = false;
         match reply {
             Reply::Started { labels, metrics, snapshot, .. } => {
+                let metrics_step = metrics.step;
                 run.started = true;
                 run.labels = Rc::new(labels);
                 run.history = Rc::new(vec![metrics]);
                 run.snapshot = Some(Rc::new(snapshot));
+                run.step = metrics_step;
+                self.store_started(index);
             }
             Reply::Trained { step, metrics, snapshot, .. } => {
                 let seconds = (now_ms() - run.sent_at) / 1000.0;
@@ -373,6 +399,7 @@ impl Playground {
                     run.snapshot = Some(Rc::new(snapshot));
                 }
             }
+            Reply::Saved { checkpoint, .. } => self.store_saved(ctx, index, checkpoint),
             Reply::Failed { message, .. } => {
                 if let Some(Backend::WebGpu { .. }) = self.backend {
                     // A GPU error moves both runs to the CPU.
@@ -384,6 +411,7 @@ impl Playground {
                 run.failed = Some(message);
             }
         }
+        self.save_if_due(index);
         self.pump(ctx);
     }
 
@@ -399,6 +427,9 @@ impl Playground {
         let done = self.runs.iter().all(|run| run.step >= self.settings.steps || run.failed.is_some());
         if done {
             self.playing = false;
+            for index in 0..2 {
+                self.save_if_due(index);
+            }
         }
     }
 

@@ -25,6 +25,10 @@ pub struct RunPanelProps {
     /// Steps and tokens per second while training, or empty.
     pub speed: String,
     pub failed: Option<String>,
+    /// A run imported from its JSON: the variant is shown, not chosen, and
+    /// there are no attention maps.
+    #[prop_or_default]
+    pub imported: bool,
 }
 
 /// Renders one run: controls, read-outs and charts.
@@ -45,15 +49,19 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
         <article class="run">
             <header class="run-header">
                 <h3>{ props.title.clone() }</h3>
-                <label class="control">
-                    <span>{ strings.variant_label }</span>
-                    <select data-testid="variant-select" {onchange}>
-                        { for variant_options(&props.variant).into_iter().map(|name| {
-                            let selected = name == props.variant;
-                            html! { <option value={name.clone()} {selected}>{ name }</option> }
-                        }) }
-                    </select>
-                </label>
+                if props.imported {
+                    <p class="control">{ strings.variant_label }{ " " }<strong>{ props.variant.clone() }</strong></p>
+                } else {
+                    <label class="control">
+                        <span>{ strings.variant_label }</span>
+                        <select data-testid="variant-select" {onchange}>
+                            { for variant_options(&props.variant).into_iter().map(|name| {
+                                let selected = name == props.variant;
+                                html! { <option value={name.clone()} {selected}>{ name }</option> }
+                            }) }
+                        </select>
+                    </label>
+                }
                 <p class="f-attn">{ "F-Attn " }<strong data-testid="f-attn">{ f_attn }</strong></p>
                 <p class="f-attn">{ strings.series_train_loss }{ " " }<strong data-testid="loss">{ loss }</strong></p>
                 <p class="speed">{ props.speed.clone() }</p>
@@ -84,6 +92,9 @@ fn token_labels(snapshot: &Snapshot, labels: &[String]) -> Vec<String> {
 
 fn attention_panel(props: &RunPanelProps, strings: &Strings) -> Html {
     let Some(snapshot) = &props.snapshot else {
+        if props.imported {
+            return html! { <p class="note">{ strings.imported_no_attention }</p> };
+        }
         return html! { <p class="waiting">{ strings.waiting }</p> };
     };
     let (layer, head) = props.zoom;
