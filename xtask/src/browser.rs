@@ -31,7 +31,7 @@ pub const PAGE_TESTS: &[&str] = &["page.test.js", "training.test.js"];
 
 /// Every test file, including those of the training page's `data-testid`
 /// attributes.
-pub const ALL_TESTS: &[&str] = &["page.test.js", "training.test.js"];
+pub const ALL_TESTS: &[&str] = &["page.test.js", "training.test.js", "data.test.js"];
 
 /// Runs crates/gpu/tests/browser.rs in headless Chromium on WebGPU.
 pub fn gpu_test(root: &Path, path: &OsString) -> Result<(), Error> {
