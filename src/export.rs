@@ -1,4 +1,4 @@
-//! What the page writes for the user and reads back: a run's JSON (a
+//! Files the page writes for the user and reads back: a run's JSON (a
 //! versioned format that the page imports again), metric histories as CSV,
 //! and checkpoints in a JSON-friendly form for the worker and IndexedDB.
 //!
@@ -49,7 +49,7 @@ impl RunExport {
     }
 }
 
-/// Why an imported file was refused.
+/// Reason an imported file was rejected.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ImportError {
     TooLarge { bytes: usize, max: usize },
@@ -82,7 +82,7 @@ pub fn parse_run(text: &str) -> Result<RunExport, ImportError> {
 pub const CSV_COLUMNS: [&str; 9] =
     ["step", "train_loss", "val_loss", "f_attn", "f_attn_uniform", "sink_heads", "bos_value_norm", "m_act", "grad_norm"];
 
-/// The metric history as CSV: one row per entry, an empty cell where a
+/// Formats the metric history as CSV: one row per entry, an empty cell where a
 /// value is missing (the training loss before the first step).
 pub fn history_csv(history: &[Metrics]) -> String {
     let mut out = CSV_COLUMNS.join(",");

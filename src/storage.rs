@@ -2,7 +2,7 @@
 //! no training: the settings, each run's metric history and its checkpoint
 //! (parameters, AdamW moments, step and data position).
 //!
-//! One record holds the whole session; the page rewrites it every few
+//! One record contains the whole session. The page rewrites it every few
 //! seconds while training and on pause. IndexedDB's requests are callbacks,
 //! wrapped here in promises so the page awaits them.
 
@@ -22,7 +22,7 @@ const KEY: &str = "last";
 /// Version of [`SavedSession`]; a record of another version is ignored.
 pub const SESSION_VERSION: u32 = 1;
 
-/// What the page keeps of a session.
+/// A saved session: settings and both runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedSession {
     pub version: u32,
@@ -32,6 +32,9 @@ pub struct SavedSession {
     pub query: String,
     /// Runs A and B; `None` for a run that had not trained yet.
     pub runs: Vec<Option<SavedRun>>,
+    /// The user's own text, which the query leaves out.
+    #[serde(default)]
+    pub custom_text: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,7 +45,7 @@ pub struct SavedRun {
 }
 
 impl SavedSession {
-    /// The step of the furthest run.
+    /// Returns the step of the furthest run.
     pub fn step(&self) -> usize {
         self.runs.iter().flatten().map(|run| run.step).max().unwrap_or(0)
     }

@@ -2,9 +2,9 @@
 //! reload, downloads of a run (JSON, metrics as CSV and JSON, the model as
 //! safetensors) and imports of a run's JSON to view it again.
 //!
-//! A child module of the playground, so it reaches the runs directly; the
-//! playground calls in at a few points (a message, a reply, a restart and
-//! the view).
+//! This is a child module of the playground, so it reaches the runs
+//! directly. The playground calls in at a few points: a message, a reply, a
+//! restart and the view.
 
 use std::rc::Rc;
 
@@ -46,10 +46,10 @@ impl From<StoreMsg> for Msg {
     }
 }
 
-/// What the page keeps about saving, restoring and imports.
+/// State of saving, restoring and imports.
 #[derive(Default)]
 pub struct Store {
-    /// A saved session found at start-up, offered until the user answers.
+    /// A saved session found at start-up, offered until the user restores or discards it.
     offer: Option<SavedSession>,
     /// Whether the saved session was read (or could not be): saving starts
     /// only then, and only once no offer is open, so the page never writes
@@ -62,7 +62,7 @@ pub struct Store {
     restored: bool,
     error: Option<String>,
     /// Runs whose checkpoint is wanted for a model download.
-    model_wanted: [bool; 2],
+    model_requested: [bool; 2],
     /// Histories of a restore, taken by the runs' `Started` replies.
     restoring: [Option<Vec<Metrics>>; 2],
     imported: Vec<(String, Rc<RunExport>)>,
@@ -116,7 +116,7 @@ impl Playground {
                 self.offer_file(index, "metrics.json", "application/json", json.as_bytes());
             }
             StoreMsg::ExportModel(index) => {
-                self.store.model_wanted[index] = true;
+                self.store.model_requested[index] = true;
                 self.save_if_due(index);
             }
             StoreMsg::Import(file) => {
@@ -162,10 +162,10 @@ impl Playground {
     /// again, so a save never mixes an old run with a new one.
     pub(super) fn store_restarted(&mut self) {
         self.store.saved = Default::default();
-        self.store.model_wanted = [false; 2];
+        self.store.model_requested = [false; 2];
     }
 
-    /// A `Started` reply: a restored run takes its saved history and step.
+    /// Handles a `Started` reply: a restored run takes its saved history and step.
     pub(super) fn store_started(&mut self, index: usize) {
         if let Some(history) = self.store.restoring[index].take() {
             let run = &mut self.runs[index];
@@ -187,7 +187,7 @@ impl Playground {
         let due = saving
             && run.step > saved_step
             && (!self.playing || super::now_ms() - self.store.last_save[index] >= SAVE_EVERY_MS);
-        if !due && !self.store.model_wanted[index] {
+        if !due && !self.store.model_requested[index] {
             return;
         }
         let Some(driver) = &run.driver else {
@@ -197,10 +197,10 @@ impl Playground {
         self.runs[index].busy = true;
     }
 
-    /// A `Saved` reply: keeps the checkpoint, writes the session, and
-    /// offers the model when it was asked for.
+    /// Handles a `Saved` reply: keeps the checkpoint, writes the session, and
+    /// offers the model when it was requested.
     pub(super) fn store_saved(&mut self, ctx: &Context<Self>, index: usize, checkpoint: WireCheckpoint) {
-        if std::mem::take(&mut self.store.model_wanted[index]) {
+        if std::mem::take(&mut self.store.model_requested[index]) {
             match checkpoint.decode() {
                 Ok(files) => self.offer_model(index, &files),
                 Err(error) => self.store.error = Some(error),
@@ -217,6 +217,7 @@ impl Playground {
             saved_at: super::now_ms(),
             query: self.settings.to_query(),
             runs: self.store.saved.to_vec(),
+            custom_text: self.settings.custom_text.clone(),
         };
         let step = session.step();
         ctx.link().send_future(async move { Msg::Store(StoreMsg::Written(storage::save(&session).await.map(|()| step))) });
@@ -235,9 +236,9 @@ impl Playground {
         }
     }
 
-    /// Replaces both runs by the offered session: its settings, and each
-    /// run from its checkpoint (parameters and AdamW state) with its
-    /// history; a run saved before its first step starts afresh.
+    /// Replaces both runs by the offered session: its settings, and each run
+    /// from its checkpoint (parameters and AdamW state) with its history. A
+    /// run saved before its first step starts afresh.
     fn restore(&mut self, ctx: &Context<Self>) {
         let Some(session) = self.store.offer.take() else {
             return;
@@ -246,7 +247,9 @@ impl Playground {
             self.store.offer = Some(session);
             return;
         };
-        let (settings, rejections) = Settings::from_query(&session.query, &self.settings);
+        // The text goes in first, so a query with the own-text task passes.
+        let defaults = Settings { custom_text: session.custom_text.clone(), ..self.settings.clone() };
+        let (settings, rejections) = Settings::from_query(&session.query, &defaults);
         self.settings = settings;
         self.rejections = rejections;
         self.from_url = true;
@@ -366,7 +369,7 @@ impl Playground {
         }
     }
 
-    /// The imported runs, each in a read-only run panel.
+    /// Renders the imported runs, each in a read-only run panel.
     pub(super) fn imported_view(&self, ctx: &Context<Self>, strings: &Strings) -> Html {
         if self.store.imported.is_empty() {
             return html! {};
