@@ -14,7 +14,7 @@ use web_sys::HtmlCanvasElement;
 use yew::prelude::*;
 
 use crate::a11y::{arrow_move, cell_text, heatmap_summary, histogram_summary, line_summary};
-use crate::components::use_strings;
+use crate::components::{use_strings, PngButton};
 
 /// Okabe-Ito colours, in the order series take them.
 pub const PALETTE: [RGBColor; 6] = [
@@ -69,8 +69,9 @@ pub fn line_chart(props: &LineChartProps) -> Html {
     html! {
         <figure class="chart">
             <figcaption>{ props.title.clone() }</figcaption>
-            <canvas ref={canvas} data-testid={props.testid.clone()} width="440" height="240" role="img"
+            <canvas ref={canvas.clone()} data-testid={props.testid.clone()} width="440" height="240" role="img"
                 aria-label={line_summary(strings, &props.title, &props.series)}></canvas>
+            <PngButton {canvas} name={props.testid.clone()} />
         </figure>
     }
 }
@@ -274,10 +275,11 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
     html! {
         <figure class="heatmap">
             if props.axis_names.is_some() {
-                <canvas ref={canvas} data-testid={props.testid.clone()} width={props.width.to_string()}
+                <canvas ref={canvas.clone()} data-testid={props.testid.clone()} width={props.width.to_string()}
                     height={props.height.to_string()} role="img" aria-label={summary} tabindex="0"
                     {onmousemove} {onmouseleave} {onkeydown} {onfocus}></canvas>
                 <figcaption class="readout" aria-live="polite" data-testid="heatmap-readout">{ readout }</figcaption>
+                <PngButton canvas={canvas.clone()} name={props.testid.clone()} />
             } else {
                 <canvas ref={canvas} data-testid={props.testid.clone()} width={props.width.to_string()}
                     height={props.height.to_string()} role="img" aria-label={summary}></canvas>
@@ -378,8 +380,9 @@ pub fn histogram(props: &HistogramProps) -> Html {
     html! {
         <figure class="chart">
             <figcaption>{ props.title.clone() }</figcaption>
-            <canvas ref={canvas} data-testid="gate-histogram" width="440" height="240" role="img"
+            <canvas ref={canvas.clone()} data-testid="gate-histogram" width="440" height="240" role="img"
                 aria-label={histogram_summary(strings, &props.title, &props.bins)}></canvas>
+            <PngButton {canvas} name="gate-histogram" />
         </figure>
     }
 }

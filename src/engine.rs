@@ -10,6 +10,7 @@ use gloo::worker::{Spawnable, WorkerBridge};
 use yew::Callback;
 
 use crate::device_loss::GpuCheckpoint;
+use crate::export::WireCheckpoint;
 use crate::protocol::{JsonCodec, Reply, Request};
 use crate::worker::Trainer;
 
@@ -189,6 +190,15 @@ impl GpuDriver {
             // engine's divergence and panic paths are tested in a browser.
             #[cfg(feature = "test-hooks")]
             Request::TestHook { .. } => {}
+            Request::Save { generation } => self.save(generation),
+            Request::Restore { generation, checkpoint } => {
+                let run = match checkpoint.decode() {
+                    Ok(files) => gatelab_gpu::GpuRun::from_checkpoint(&self.ctx, &files, &Limits::PAGE)
+                        .map_err(|error| start_error(generation, error)),
+                    Err(message) => Err(Reply::Failed { generation, message }),
+                };
+                self.begin(generation, run)
+            }
         }
     }
 
@@ -222,18 +232,19 @@ impl GpuDriver {
     }
 
     fn start(&self, generation: u32, config: RunConfig) {
+        let run = gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE).map_err(|error| start_error(generation, error));
+        self.begin(generation, run);
+    }
+
+    /// Measures a new or restored run and replies `Started`, or sends the
+    /// reply that says why the run could not be built.
+    fn begin(&self, generation: u32, run: Result<gatelab_gpu::GpuRun, Reply>) {
         *self.generation.borrow_mut() = generation;
         *self.run.borrow_mut() = None;
-        let run = match gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE) {
+        let run = match run {
             Ok(run) => run,
-            // Sizes beyond the device's limits are found before any buffer is
-            // made; they are a problem of the settings, not of the GPU.
-            Err(error @ (gatelab_gpu::GpuError::TooLarge { .. } | gatelab_gpu::GpuError::Config(_))) => {
-                self.on_reply.emit(Reply::Rejected { generation, message: error.to_string() });
-                return;
-            }
-            Err(error) => {
-                self.on_reply.emit(Reply::Failed { generation, message: error.to_string() });
+            Err(reply) => {
+                self.on_reply.emit(reply);
                 return;
             }
         };
@@ -244,6 +255,30 @@ impl GpuDriver {
             let labels = run.task.labels();
             let reply = match run.evaluate().await {
                 Ok((metrics, snapshot)) => Reply::Started { generation, labels, metrics, snapshot },
+                Err(error) => Reply::Failed { generation, message: error.to_string() },
+            };
+            if *current.borrow() == generation {
+                *cell.borrow_mut() = Some(run);
+                on_reply.emit(reply);
+            }
+        });
+    }
+
+    /// Reads the parameters and AdamW state back into a checkpoint. The
+    /// page keeps the metric history, so the checkpoint's is empty.
+    fn save(&self, generation: u32) {
+        if *self.generation.borrow() != generation {
+            return;
+        }
+        let Some(run) = self.run.borrow_mut().take() else {
+            return;
+        };
+        let cell = self.run.clone();
+        let current = self.generation.clone();
+        let on_reply = self.on_reply.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let reply = match run.to_checkpoint(Vec::new()).await {
+                Ok(files) => Reply::Saved { generation, checkpoint: WireCheckpoint::encode(&files) },
                 Err(error) => Reply::Failed { generation, message: error.to_string() },
             };
             if *current.borrow() == generation {
@@ -353,4 +388,16 @@ fn divergence(
         lr,
         metrics: metrics.to_vec(),
     })
+}
+
+/// The reply to a run that the GPU engine could not build. Sizes beyond the
+/// device's limits and invalid settings are found before any buffer is made:
+/// they are a problem of the settings, not of the GPU, so they are `Rejected`.
+fn start_error(generation: u32, error: gatelab_gpu::GpuError) -> Reply {
+    match error {
+        gatelab_gpu::GpuError::TooLarge { .. } | gatelab_gpu::GpuError::Config(_) => {
+            Reply::Rejected { generation, message: error.to_string() }
+        }
+        other => Reply::Failed { generation, message: other.to_string() },
+    }
 }

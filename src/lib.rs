@@ -5,7 +5,9 @@ pub mod a11y;
 pub mod charts;
 pub mod components;
 pub mod device_loss;
+pub mod download;
 pub mod engine;
+pub mod export;
 pub mod fault;
 pub mod i18n;
 pub mod lessons;
@@ -13,6 +15,7 @@ pub mod probe;
 pub mod protocol;
 pub mod settings;
 pub mod speed;
+pub mod storage;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 pub mod worker;

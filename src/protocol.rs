@@ -2,10 +2,11 @@
 //! CPU Web Worker or the WebGPU engine on the main thread.
 
 use gatelab_model::{Metrics, RunConfig, Snapshot};
-
-use crate::probe::ProbeResult;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
+
+use crate::export::WireCheckpoint;
+use crate::probe::ProbeResult;
 
 /// A request to an engine.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -21,6 +22,12 @@ pub enum Request {
     /// A browser-test action; see `crate::test_hooks`.
     #[cfg(feature = "test-hooks")]
     TestHook { generation: u32, action: crate::test_hooks::TestAction },
+    /// Asks for the run's checkpoint: parameters, AdamW state, step and data
+    /// position.
+    Save { generation: u32 },
+    /// Builds the run from a checkpoint; the reply is `Started` at the
+    /// checkpoint's step.
+    Restore { generation: u32, checkpoint: WireCheckpoint },
 }
 
 /// A reply from an engine.
@@ -42,6 +49,8 @@ pub enum Reply {
     },
     /// The model's attention, gates and predictions on a probed sequence.
     Probed { generation: u32, result: ProbeResult },
+    /// The checkpoint asked for by `Save`.
+    Saved { generation: u32, checkpoint: WireCheckpoint },
     /// The run cannot go on, with the engine's error message.
     Failed { generation: u32, message: String },
     /// The loss or the gradient norm of step `step` was not finite. The
@@ -68,6 +77,7 @@ impl Reply {
             Reply::Started { generation, .. }
             | Reply::Trained { generation, .. }
             | Reply::Probed { generation, .. }
+            | Reply::Saved { generation, .. }
             | Reply::Failed { generation, .. }
             | Reply::Diverged { generation, .. }
             | Reply::Rejected { generation, .. } => *generation,

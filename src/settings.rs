@@ -20,11 +20,18 @@ pub enum TaskChoice {
     TextEnglish,
     TextJapanese,
     Copy,
+    /// Next-character prediction on text the user pasted or uploaded.
+    TextCustom,
 }
 
 impl TaskChoice {
-    pub const ALL: [TaskChoice; 4] =
-        [TaskChoice::BigramBackcopy, TaskChoice::TextEnglish, TaskChoice::TextJapanese, TaskChoice::Copy];
+    pub const ALL: [TaskChoice; 5] = [
+        TaskChoice::BigramBackcopy,
+        TaskChoice::TextEnglish,
+        TaskChoice::TextJapanese,
+        TaskChoice::Copy,
+        TaskChoice::TextCustom,
+    ];
 
     /// Returns the name used in the URL and in the task select.
     pub fn key(self) -> &'static str {
@@ -33,6 +40,7 @@ impl TaskChoice {
             TaskChoice::TextEnglish => "text-en",
             TaskChoice::TextJapanese => "text-ja",
             TaskChoice::Copy => "copy",
+            TaskChoice::TextCustom => "text-custom",
         }
     }
 
@@ -40,17 +48,24 @@ impl TaskChoice {
         TaskChoice::ALL.into_iter().find(|task| task.key() == key)
     }
 
-    /// Returns the model crate's task config. The text vocabulary cap of 128
-    /// and the copy vocabulary of 64 are the command line's defaults.
-    pub fn task_config(self) -> TaskConfig {
+    /// Returns the model crate's task config; `custom_text` is the text of
+    /// [`TaskChoice::TextCustom`]. The text vocabulary cap of 128 and the
+    /// copy vocabulary of 64 are the command line's defaults.
+    pub fn task_config(self, custom_text: &str) -> TaskConfig {
         match self {
+            TaskChoice::TextCustom => {
+                TaskConfig::Text { source: TextSource::Custom(custom_text.to_string()), max_vocab: TEXT_VOCAB }
+            }
             TaskChoice::BigramBackcopy => TaskConfig::default(),
-            TaskChoice::TextEnglish => TaskConfig::Text { source: TextSource::English, max_vocab: 128 },
-            TaskChoice::TextJapanese => TaskConfig::Text { source: TextSource::Japanese, max_vocab: 128 },
+            TaskChoice::TextEnglish => TaskConfig::Text { source: TextSource::English, max_vocab: TEXT_VOCAB },
+            TaskChoice::TextJapanese => TaskConfig::Text { source: TextSource::Japanese, max_vocab: TEXT_VOCAB },
             TaskChoice::Copy => TaskConfig::Copy { vocab: 64 },
         }
     }
 }
+
+/// Cap on the vocabulary of the text tasks, BOS and UNK included.
+pub const TEXT_VOCAB: usize = 128;
 
 /// Range of the steps-per-frame setting.
 pub const STEPS_PER_FRAME_RANGE: (usize, usize) = (1, 50);
@@ -74,6 +89,9 @@ pub struct Settings {
     pub steps_per_frame: usize,
     /// Training stops at this step.
     pub steps: usize,
+    /// The user's text for [`TaskChoice::TextCustom`]. It is too long for
+    /// the address, so `to_query` leaves it out.
+    pub custom_text: String,
 }
 
 impl Settings {
@@ -96,6 +114,7 @@ impl Settings {
             task: TaskChoice::BigramBackcopy,
             steps_per_frame: 5,
             steps,
+            custom_text: String::new(),
         }
     }
 
@@ -116,7 +135,7 @@ impl Settings {
                 ..lesson.model
             },
             train: TrainConfig { batch: self.batch, lr: self.lr, ..lesson.train },
-            task: self.task.task_config(),
+            task: self.task.task_config(&self.custom_text),
             ..lesson
         }
     }
@@ -241,6 +260,12 @@ impl Settings {
                 let (min, max) = STEPS_RANGE;
                 self.steps = parse_number(key, value, &min.to_string(), &max.to_string())?
             }
+            // The user's own text: choosing it also chooses the task. The
+            // validator checks its size.
+            "text" => {
+                self.custom_text = value.to_string();
+                self.task = TaskChoice::TextCustom;
+            }
             _ => {}
         }
         Ok(())
@@ -258,6 +283,10 @@ impl Settings {
             "lr" => self.lr = defaults.lr,
             "spf" => self.steps_per_frame = defaults.steps_per_frame,
             "steps" => self.steps = defaults.steps,
+            "text" => {
+                self.task = defaults.task;
+                self.custom_text = defaults.custom_text.clone();
+            }
             _ => {
                 self.heads = defaults.heads;
                 self.width = defaults.width;
@@ -300,7 +329,16 @@ impl Rejection {
             | ConfigError::NotApplicableAtG5 { .. } => {
                 Rejection { field: field.to_string(), value: value.to_string(), allowed: NAMED_VARIANTS.join(", ") }
             }
-            other => Rejection { field: field.to_string(), value: value.to_string(), allowed: other.to_string() },
+            ConfigError::TextTooLarge { bytes, max } => Rejection {
+                field: "text".to_string(),
+                value: format!("{bytes} bytes"),
+                allowed: format!("64 characters – {max} bytes"),
+            },
+            ConfigError::TextTooShort { chars, min } => Rejection {
+                field: "text".to_string(),
+                value: format!("{chars} characters"),
+                allowed: format!("{min} characters – {} bytes", Limits::PAGE.max_text_bytes),
+            },
         }
     }
 }

@@ -5,6 +5,7 @@ use gatelab_model::{Limits, Run, TrainError};
 use gloo::worker::{HandlerId, Worker, WorkerScope};
 
 use crate::probe::run_probe;
+use crate::export::WireCheckpoint;
 use crate::protocol::{Reply, Request};
 
 /// Trains one run inside a Web Worker.
@@ -26,7 +27,11 @@ impl Worker for Trainer {
 
     fn received(&mut self, scope: &WorkerScope<Self>, request: Request, id: HandlerId) {
         let generation = match &request {
-            Request::Start { generation, .. } | Request::Train { generation, .. } | Request::Probe { generation, .. } => *generation,
+            Request::Start { generation, .. }
+            | Request::Train { generation, .. }
+            | Request::Probe { generation, .. }
+            | Request::Save { generation }
+            | Request::Restore { generation, .. } => *generation,
             #[cfg(feature = "test-hooks")]
             Request::TestHook { generation, .. } => *generation,
         };
@@ -39,6 +44,8 @@ impl Worker for Trainer {
             Request::Probe { generation, tokens } => self.probe(generation, &tokens),
             #[cfg(feature = "test-hooks")]
             Request::TestHook { action, .. } => self.test_hook(action),
+            Request::Save { generation } => self.save(generation),
+            Request::Restore { generation, checkpoint } => self.restore(generation, checkpoint),
         };
         if let Some(reply) = reply {
             scope.respond(id, reply);
@@ -84,6 +91,33 @@ impl Trainer {
             crate::test_hooks::TestAction::Panic => panic!("test hook: worker panic requested"),
         }
         None
+    }
+
+    /// Returns the run's checkpoint; a request for an older generation gets no reply.
+    fn save(&self, generation: u32) -> Option<Reply> {
+        if generation != self.generation {
+            return None;
+        }
+        let run = self.run.as_ref()?;
+        Some(Reply::Saved { generation, checkpoint: WireCheckpoint::encode(&run.to_checkpoint()) })
+    }
+
+    /// Builds the run from a checkpoint and answers as `start` does, at the
+    /// checkpoint's step.
+    fn restore(&mut self, generation: u32, checkpoint: WireCheckpoint) -> Option<Reply> {
+        self.generation = generation;
+        self.run = None;
+        let run = checkpoint
+            .decode()
+            .and_then(|files| Run::<f32>::from_checkpoint(&files, &Limits::PAGE).map_err(|error| error.to_string()));
+        let run = match run {
+            Ok(run) => run,
+            Err(message) => return Some(Reply::Failed { generation, message }),
+        };
+        let (metrics, snapshot) = run.evaluate();
+        let labels = run.task.labels();
+        self.run = Some(run);
+        Some(Reply::Started { generation, labels, metrics, snapshot })
     }
 
     /// Trains a chunk; a request for an older generation gets no reply.

@@ -13,10 +13,12 @@ mod lessons;
 mod model_card;
 mod playground;
 mod probe;
+mod png_button;
 mod run_panel;
 mod variant_knobs;
 
 pub use app::App;
+pub use png_button::PngButton;
 
 use yew::prelude::*;
 

@@ -19,6 +19,11 @@ use crate::protocol::{Reply, Request};
 use crate::settings::{ClassroomState, ControlGroup, Rejection, Settings, TaskChoice};
 use crate::speed;
 
+mod store;
+mod text;
+use store::{Store, StoreMsg};
+use text::{TextMsg, TextState};
+
 /// The lesson used on the CPU fallback, where the default lesson (batch 64)
 /// trains too slowly on a weak machine: the same model and learning rate with
 /// half the batch, so a step costs half as much. Measured with `gatelab compare
@@ -91,6 +96,8 @@ pub enum Msg {
     DeviceReplaced(String, Backend),
     #[cfg(feature = "test-hooks")]
     TestHook(crate::test_hooks::HookRequest),
+    Store(StoreMsg),
+    Text(TextMsg),
 }
 
 /// Times the page makes a new GPU device after a loss or a GPU error before
@@ -130,6 +137,8 @@ pub struct Playground {
     gpu_recoveries: u32,
     /// Each run's config and CPU copy, kept while a new device is requested.
     pending_resume: [Option<(RunConfig, GpuCheckpoint)>; 2],
+    store: Store,
+    text: TextState,
 }
 
 fn now_ms() -> f64 {
@@ -160,7 +169,7 @@ impl Component for Playground {
         #[cfg(feature = "test-hooks")]
         crate::test_hooks::install(ctx.link().callback(Msg::TestHook));
         ctx.link().send_future(async { Msg::Backend(detect_backend().await) });
-        Playground {
+        let playground = Playground {
             settings,
             from_url,
             rejections,
@@ -176,7 +185,11 @@ impl Component for Playground {
             device_notice: None,
             gpu_recoveries: 0,
             pending_resume: Default::default(),
-        }
+            store: Store::default(),
+            text: TextState::default(),
+        };
+        playground.start_store(ctx);
+        playground
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
@@ -198,6 +211,9 @@ impl Component for Playground {
                     self.restart(ctx, false);
                 }
                 self.pump(ctx);
+                for index in 0..2 {
+                    self.save_if_due(index);
+                }
             }
             Msg::StepOnce => {
                 self.playing = false;
@@ -256,6 +272,8 @@ impl Component for Playground {
                     driver.send(Request::TestHook { generation: self.generation, action });
                 }
             }
+            Msg::Store(msg) => self.store_update(ctx, msg),
+            Msg::Text(msg) => self.text_update(ctx, msg),
         }
         self.write_url();
         true
@@ -358,11 +376,14 @@ impl Component for Playground {
                 { self.lessons(ctx) }
                 { self.controls(ctx, strings) }
                 { self.classroom_panel(ctx) }
+                { self.store_view(ctx, strings, ctx.props().lang) }
+                { self.text_view(ctx, strings) }
                 <p class="step-counter" data-testid="step-counter" aria-live="off">{ counter }</p>
                 <p class="speed" data-testid="speed-total">{ total_speed.unwrap_or_default() }</p>
                 <p class="note">{ strings.loss_note }</p>
                 <div class="runs">{ for panels }</div>
                 { self.probe_panel(ctx, strings) }
+                { self.imported_view(ctx, strings) }
             </section>
         }
     }
@@ -435,6 +456,7 @@ impl Playground {
                     TaskChoice::TextEnglish => strings.task_text_en,
                     TaskChoice::TextJapanese => strings.task_text_ja,
                     TaskChoice::Copy => strings.task_copy,
+                    TaskChoice::TextCustom => strings.task_text_custom,
                 };
                 (task.key().to_string(), text.to_string())
             })
@@ -483,6 +505,7 @@ impl Playground {
             return;
         };
         self.generation += 1;
+        self.store_restarted();
         for index in 0..2 {
             let run = &mut self.runs[index];
             let zoom = run.zoom;
@@ -505,15 +528,18 @@ impl Playground {
         run.busy = false;
         match reply {
             Reply::Started { labels, metrics, snapshot, .. } => {
+                let metrics_step = metrics.step;
                 run.started = true;
                 run.labels = Rc::new(labels);
                 run.history = Rc::new(vec![metrics]);
                 run.snapshot = Some(Rc::new(snapshot));
                 run.probe_stale = true;
+                run.step = metrics_step;
                 // A new task may not know the typed sequence's tokens.
                 if index == 0 {
                     self.parse_probe();
                 }
+                self.store_started(index);
             }
             Reply::Trained { step, metrics, snapshot, .. } => {
                 let seconds = (now_ms() - run.sent_at) / 1000.0;
@@ -547,6 +573,7 @@ impl Playground {
             // The settings exceed the engine's limits: the engine still
             // works, so the backend stays.
             Reply::Rejected { message, .. } => run.failed = Some(message),
+            Reply::Saved { checkpoint, .. } => self.store_saved(ctx, index, checkpoint),
             Reply::Failed { message, .. } => {
                 if let Some(Backend::WebGpu { .. }) = self.backend {
                     // A lost device often shows first as a failed read-back,
@@ -560,6 +587,7 @@ impl Playground {
                 run.driver = None;
             }
         }
+        self.save_if_due(index);
         // A pending probe goes before the next training chunk. The other run
         // may have been waiting for run A's labels to parse the sequence.
         self.send_probe(1 - index);
@@ -650,6 +678,9 @@ impl Playground {
             .all(|run| run.step >= self.settings.steps || run.failed.is_some() || run.diverged.is_some());
         if done {
             self.playing = false;
+            for index in 0..2 {
+                self.save_if_due(index);
+            }
         }
     }
 
@@ -718,7 +749,7 @@ impl Playground {
     /// Returns the input format of the current task's probe sequences.
     fn probe_input(&self) -> ProbeInput {
         match self.settings.task {
-            TaskChoice::TextEnglish | TaskChoice::TextJapanese => ProbeInput::Characters,
+            TaskChoice::TextEnglish | TaskChoice::TextJapanese | TaskChoice::TextCustom => ProbeInput::Characters,
             TaskChoice::BigramBackcopy | TaskChoice::Copy => ProbeInput::Ids,
         }
     }

@@ -32,6 +32,10 @@ pub struct RunPanelProps {
     /// that hides the variant selects.
     #[prop_or_default]
     pub hide_variant: bool,
+    /// A run imported from its JSON: the variant is shown, not chosen, and
+    /// there are no attention maps.
+    #[prop_or_default]
+    pub imported: bool,
 }
 
 /// Renders one run: controls, read-outs and charts.
@@ -52,7 +56,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
         <article class="run">
             <header class="run-header">
                 <h3>{ props.title.clone() }</h3>
-                if props.hide_variant {
+                if props.hide_variant || props.imported {
                     <p class="control">
                         <span>{ strings.variant_label }</span>{ " " }
                         <strong data-testid="variant-name">{ props.variant.clone() }</strong>
@@ -99,6 +103,9 @@ fn token_labels(snapshot: &Snapshot, labels: &[String]) -> Vec<String> {
 
 fn attention_panel(props: &RunPanelProps, strings: &Strings) -> Html {
     let Some(snapshot) = &props.snapshot else {
+        if props.imported {
+            return html! { <p class="note">{ strings.imported_no_attention }</p> };
+        }
         return html! { <p class="waiting">{ strings.waiting }</p> };
     };
     let (layer, head) = props.zoom;

@@ -428,6 +428,67 @@ define_strings! {
     diverged_grad_norm,
     /// Notice after the GPU device was lost and recreated; {error} and {step} are replaced.
     device_lost_resumed,
+    // Saving, restoring, downloads and imports.
+    /// Banner after a reload: a saved session exists.
+    restore_offer,
+    /// Under the restore banner: why saving waits.
+    restore_note,
+    /// Button that restores the saved runs.
+    restore_button,
+    /// Button that deletes the saved runs.
+    discard_button,
+    /// Note after a restore.
+    restored_note,
+    /// Saving to or reading from the browser's storage failed.
+    save_failed,
+    /// Status line after a save.
+    saved_status,
+    /// Label before a run's download buttons.
+    downloads_label,
+    /// Button: the run's JSON.
+    export_run,
+    /// Button: the metric history as CSV.
+    export_csv,
+    /// Button: the metric history as JSON.
+    export_metrics,
+    /// Button: the model as safetensors with its config.
+    export_model,
+    /// Button under a chart: download it as PNG.
+    export_png,
+    /// Tooltip of the PNG button.
+    export_png_title,
+    /// Label of the file input for a run's JSON.
+    import_label,
+    /// A run's JSON over the size limit.
+    import_too_large,
+    /// An imported file that is not JSON.
+    import_not_json,
+    /// An imported JSON that is not a gatelab run.
+    import_not_run,
+    /// An imported run of another format version.
+    import_version,
+    /// An imported run whose config the page refuses.
+    import_invalid,
+    /// Title of an imported run's panel.
+    imported_title,
+    /// Button that closes an imported run.
+    imported_close,
+    /// In place of the attention maps of an imported run.
+    imported_no_attention,
+    /// Task option: the user's own text.
+    task_text_custom,
+    /// Heading of the own-text panel.
+    text_heading,
+    /// Size limit of the own text.
+    text_limit,
+    /// Button that trains both runs on the pasted text.
+    text_use,
+    /// Label of the .txt file input.
+    text_upload,
+    /// A refused own text.
+    text_rejected,
+    /// Characters of the own text and how many became UNK.
+    text_summary,
 }
 
 /// A language that the page can be shown in.

@@ -40,6 +40,7 @@ pub const ALL_TESTS: &[&str] = &[
     "keyboard.test.js",
     "offline.test.js",
     "robustness.test.js",
+    "data.test.js",
 ];
 
 /// Runs crates/gpu/tests/browser.rs in headless Chromium on WebGPU.

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use gatelab_model::checkpoint::{CheckpointFiles, CheckpointMeta};
 use gatelab_model::metrics::{self, Metrics, Snapshot};
 use gatelab_model::model::{ForwardCache, LayerCache};
 use gatelab_model::ops::{self as cpu, AttentionOutput};
@@ -360,6 +361,36 @@ impl GpuRun {
         let m = self.ctx.read_f32(&self.shared.moment1, 0, self.layout.total).await?;
         let v = self.ctx.read_f32(&self.shared.moment2, 0, self.layout.total).await?;
         Ok((Tensors { data: m }, Tensors { data: v }))
+    }
+
+    /// Writes the run as checkpoint files, with `history` as its metric
+    /// history (the page keeps the history, so the caller passes it). The
+    /// GPU must have run every queued step, which the read-backs await.
+    pub async fn to_checkpoint(&self, history: Vec<Metrics>) -> Result<CheckpointFiles, GpuError> {
+        let params = self.read_params().await?;
+        let (m, v) = self.read_moments().await?;
+        let meta = CheckpointMeta::new(&self.config, &self.layout, self.step, self.step as u64, self.data_rng.get_word_pos(), history);
+        Ok(CheckpointFiles::from_parts(&meta, &self.layout, &params, &m, &v))
+    }
+
+    /// Rebuilds a run from checkpoint files, ready to train on from where it
+    /// stopped: parameters, both AdamW moments, the step (which sets AdamW's
+    /// bias correction and the learning-rate schedule), the data stream and
+    /// the history.
+    pub fn from_checkpoint(ctx: &GpuContext, files: &CheckpointFiles, limits: &Limits) -> Result<GpuRun, GpuError> {
+        let meta = files.meta()?;
+        if meta.adam_t != meta.step as u64 {
+            return Err(GpuError::CheckpointSteps { step: meta.step, adam_t: meta.adam_t });
+        }
+        let mut run = GpuRun::new(ctx, meta.config.clone(), limits)?;
+        let (params, m, v) = files.tensors::<f32>(&run.layout)?;
+        run.write_params(&params);
+        run.ctx.write_f32(&run.shared.moment1, &m.data);
+        run.ctx.write_f32(&run.shared.moment2, &v.data);
+        run.step = meta.step;
+        run.data_rng.set_word_pos(meta.data_word_pos);
+        run.history = meta.history;
+        Ok(run)
     }
 
     /// Replaces every parameter (for example from a checkpoint). The AdamW

@@ -1,6 +1,6 @@
 //! Errors of the GPU engine.
 
-use gatelab_model::ConfigError;
+use gatelab_model::{CheckpointError, ConfigError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -22,6 +22,10 @@ pub enum GpuError {
          length, width or number of heads"
     )]
     TooLarge { what: String, limit_name: &'static str, needed: u64, limit: u64 },
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("the checkpoint was taken after {step} steps but holds {adam_t} AdamW updates; the GPU engine needs them equal")]
+    CheckpointSteps { step: usize, adam_t: u64 },
     #[error("mapping a GPU buffer for reading failed: {0}")]
     Map(#[from] wgpu::BufferAsyncError),
     #[error("reading a mapped GPU buffer failed: {0}")]

@@ -47,6 +47,7 @@ pub struct TensorInfo {
 }
 
 /// The three files of a checkpoint, as bytes.
+#[derive(Clone, Debug, PartialEq)]
 pub struct CheckpointFiles {
     pub model: Vec<u8>,
     pub optimizer: Vec<u8>,
@@ -100,37 +101,72 @@ pub fn tensors_from_safetensors<F: Scalar>(layout: &Layout, bytes: &[u8], prefix
     Ok(out)
 }
 
+impl CheckpointFiles {
+    /// Builds the three files from a run's parts, whichever engine holds
+    /// them: `m` and `v` are AdamW's moments.
+    pub fn from_parts<F: Scalar>(meta: &CheckpointMeta, layout: &Layout, params: &Tensors<F>, m: &Tensors<F>, v: &Tensors<F>) -> CheckpointFiles {
+        // Two prefixes in one file: build it from both moment buffers.
+        let optimizer = merge_safetensors(&[
+            &tensors_to_safetensors(layout, m, "adam.m."),
+            &tensors_to_safetensors(layout, v, "adam.v."),
+        ]);
+        CheckpointFiles {
+            model: tensors_to_safetensors(layout, params, ""),
+            optimizer,
+            config_json: serde_json::to_string_pretty(meta).expect("metrics and config serialise"),
+        }
+    }
+
+    /// Parses `config.json`.
+    pub fn meta(&self) -> Result<CheckpointMeta, CheckpointError> {
+        serde_json::from_str(&self.config_json).map_err(|e| CheckpointError::Json { path: "config.json".into(), source: e })
+    }
+
+    /// Reads the parameters and AdamW's two moments, shaped by `layout`.
+    pub fn tensors<F: Scalar>(&self, layout: &Layout) -> Result<(Tensors<F>, Tensors<F>, Tensors<F>), CheckpointError> {
+        Ok((
+            tensors_from_safetensors(layout, &self.model, "", "model.safetensors")?,
+            tensors_from_safetensors(layout, &self.optimizer, "adam.m.", "optimizer.safetensors")?,
+            tensors_from_safetensors(layout, &self.optimizer, "adam.v.", "optimizer.safetensors")?,
+        ))
+    }
+}
+
+impl CheckpointMeta {
+    /// The metadata of a run of `config` with `layout` at `step`.
+    pub fn new(config: &RunConfig, layout: &Layout, step: usize, adam_t: u64, data_word_pos: u128, history: Vec<Metrics>) -> Self {
+        CheckpointMeta {
+            format_version: FORMAT_VERSION,
+            config: config.clone(),
+            step,
+            adam_t,
+            data_word_pos,
+            tensors: layout.specs.iter().map(|s| TensorInfo { name: s.name.clone(), shape: s.shape.clone() }).collect(),
+            history,
+        }
+    }
+}
+
 impl<F: Scalar> Run<F> {
     /// Writes the run's weights, optimiser state and config.
     pub fn to_checkpoint(&self) -> CheckpointFiles {
-        let meta = CheckpointMeta {
-            format_version: FORMAT_VERSION,
-            config: self.config.clone(),
-            step: self.step,
-            adam_t: self.opt.t,
-            data_word_pos: self.data_rng.get_word_pos(),
-            tensors: self.layout.specs.iter().map(|s| TensorInfo { name: s.name.clone(), shape: s.shape.clone() }).collect(),
-            history: self.history.clone(),
-        };
-        let mut optimizer_views = tensors_to_safetensors(&self.layout, &self.opt.m, "adam.m.");
-        // Two prefixes in one file: build it from both moment buffers.
-        optimizer_views = merge_safetensors(&[&optimizer_views, &tensors_to_safetensors(&self.layout, &self.opt.v, "adam.v.")]);
-        CheckpointFiles {
-            model: tensors_to_safetensors(&self.layout, &self.params, ""),
-            optimizer: optimizer_views,
-            config_json: serde_json::to_string_pretty(&meta).expect("metrics and config serialise"),
-        }
+        let meta = CheckpointMeta::new(
+            &self.config,
+            &self.layout,
+            self.step,
+            self.opt.t,
+            self.data_rng.get_word_pos(),
+            self.history.clone(),
+        );
+        CheckpointFiles::from_parts(&meta, &self.layout, &self.params, &self.opt.m, &self.opt.v)
     }
 
     /// Rebuilds a run from checkpoint files, ready to train on from where it
     /// stopped. Weights go through f32, so an f64 run resumes rounded.
     pub fn from_checkpoint(files: &CheckpointFiles, limits: &Limits) -> Result<Self, CheckpointError> {
-        let meta: CheckpointMeta = serde_json::from_str(&files.config_json)
-            .map_err(|e| CheckpointError::Json { path: "config.json".into(), source: e })?;
+        let meta = files.meta()?;
         let mut run = Run::new(meta.config.clone(), limits)?;
-        run.params = tensors_from_safetensors(&run.layout, &files.model, "", "model.safetensors")?;
-        run.opt.m = tensors_from_safetensors(&run.layout, &files.optimizer, "adam.m.", "optimizer.safetensors")?;
-        run.opt.v = tensors_from_safetensors(&run.layout, &files.optimizer, "adam.v.", "optimizer.safetensors")?;
+        (run.params, run.opt.m, run.opt.v) = files.tensors(&run.layout)?;
         run.opt.t = meta.adam_t;
         run.step = meta.step;
         run.data_rng.set_word_pos(meta.data_word_pos);
