@@ -25,13 +25,9 @@ const WASM_TEST_TIMEOUT_S: &str = "120";
 /// Folder of the Playwright tests, relative to the workspace root.
 const E2E_DIR: &str = "e2e";
 
-/// Test files that `cargo xtask test` runs: the page's loading and language
-/// checks, training in both browser profiles, and the teaching tools
-/// (lessons, classroom links, no English on the Japanese page).
-pub const PAGE_TESTS: &[&str] = &["page.test.js", "training.test.js", "teach.test.js"];
-
-/// Every test file, including robustness.test.js, whose tests break the page
-/// on purpose through the hooks of the dist-test/ build.
+/// Every Playwright test file, which both `cargo xtask test` and `cargo xtask
+/// e2e` run. robustness.test.js breaks the page on purpose through the hooks
+/// of the dist-test/ build.
 pub const ALL_TESTS: &[&str] = &[
     "page.test.js",
     "training.test.js",

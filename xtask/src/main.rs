@@ -129,10 +129,11 @@ fn test(root: &Path) -> Result<(), Error> {
             .run()
     })?;
     phases.run("trunk build", || trunk_build(root))?;
+    phases.run("trunk build test-hooks", || trunk_build_test(root))?;
     let path = setup::tool_path(root)?;
     phases.run("gpu browser", || browser::gpu_test(root, &path))?;
     phases.run("page e2e", || {
-        browser::page_tests(root, browser::PAGE_TESTS, &path)
+        browser::page_tests(root, browser::ALL_TESTS, &path)
     })?;
 
     phases.print_summary();
