@@ -9,11 +9,11 @@
 use std::rc::Rc;
 
 use plotters::prelude::*;
-use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
 use yew::prelude::*;
 
 use crate::a11y::{arrow_move, cell_text, heatmap_summary, histogram_summary, line_summary};
+use crate::canvas_backend::MeasuredCanvas;
 use crate::components::{use_strings, PngButton};
 
 /// Okabe-Ito colours, in the order series take them.
@@ -78,8 +78,8 @@ pub fn line_chart(props: &LineChartProps) -> Html {
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
-fn backend(element: HtmlCanvasElement) -> Result<CanvasBackend, Box<dyn std::error::Error>> {
-    CanvasBackend::with_canvas_object(element).ok_or_else(|| "the canvas has no 2D context".into())
+fn backend(element: HtmlCanvasElement) -> Result<MeasuredCanvas, Box<dyn std::error::Error>> {
+    MeasuredCanvas::new(element).ok_or_else(|| "the canvas has no 2D context".into())
 }
 
 fn draw_lines(element: HtmlCanvasElement, _title: &str, x_label: &str, series: &[Series], y_range: Option<(f64, f64)>) -> DrawResult {
@@ -115,7 +115,7 @@ fn draw_lines(element: HtmlCanvasElement, _title: &str, x_label: &str, series: &
         let finite: Vec<(f64, f64)> = line.points.iter().copied().filter(|(_, y)| y.is_finite()).collect();
         let legend_style = style;
         let dashed = line.dashed;
-        let legend = move |(x, y): (i32, i32)| -> DynElement<'static, CanvasBackend, (i32, i32)> {
+        let legend = move |(x, y): (i32, i32)| -> DynElement<'static, MeasuredCanvas, (i32, i32)> {
             if dashed {
                 PathElement::new(vec![(x, y), (x + 6, y)], legend_style).into_dyn()
             } else {

@@ -2,6 +2,7 @@
 //! to WebAssembly by Trunk.
 
 pub mod a11y;
+pub mod canvas_backend;
 pub mod charts;
 pub mod components;
 pub mod device_loss;

@@ -27,6 +27,14 @@ pub fn apply(dist: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Style attributes that the page may set, allowed by hash. plotters 0.3.7
+/// measures the text of a chart legend (`MultiLineText`) by adding a `<span>`
+/// with this style for the legend font, `(FONT, 11)` in src/charts.rs; every
+/// other text is measured on the canvas (src/canvas_backend.rs). Blocking it
+/// would log a policy violation per legend line and mis-size the legend box.
+const ALLOWED_STYLE_ATTRIBUTES: &[&str] =
+    &["display: inline-block; font-family:sans-serif; font-style:normal; font-size: 11px; position: fixed; top: 100%"];
+
 /// Returns the policy that allows the inline scripts with `hashes` (each
 /// `sha256-BASE64`) and nothing inline besides.
 ///
@@ -36,11 +44,14 @@ pub fn apply(dist: &Path) -> Result<(), Error> {
 /// the empty `data:,` favicon in index.html.
 pub fn policy(hashes: &[String]) -> String {
     let script_hashes: String = hashes.iter().map(|hash| format!(" '{hash}'")).collect();
+    let style_hashes: String =
+        ALLOWED_STYLE_ATTRIBUTES.iter().map(|style| format!(" 'sha256-{}'", base64(&sha256(style.as_bytes())))).collect();
     [
         "default-src 'self'".to_string(),
         format!("script-src 'self' 'wasm-unsafe-eval'{script_hashes}"),
         "worker-src 'self'".to_string(),
         "style-src 'self'".to_string(),
+        format!("style-src-attr 'unsafe-hashes'{style_hashes}"),
         "img-src 'self' data:".to_string(),
         "connect-src 'self'".to_string(),
         "object-src 'none'".to_string(),
@@ -206,7 +217,8 @@ mod tests {
         let html = insert_policy(PAGE).unwrap();
         let expected = format!("'sha256-{}'", base64(&sha256(b"\nimport init from './a.js';\nawait init();\n")));
         assert!(html.contains(&expected), "{html}");
-        assert_eq!(html.matches("sha256-").count(), 1, "the script with src is not hashed: {html}");
+        let script_src = html.split("; ").find(|directive| directive.starts_with("script-src")).expect("a script-src directive");
+        assert_eq!(script_src.matches("sha256-").count(), 1, "the script with src is not hashed: {html}");
     }
 
     #[test]
@@ -223,6 +235,7 @@ mod tests {
         assert!(!text.contains("'unsafe-eval'"));
         assert!(!text.contains("'unsafe-inline'"));
         assert!(text.contains("worker-src 'self'"));
+        assert!(text.contains("style-src 'self';"), "{text}");
     }
 
     #[test]
