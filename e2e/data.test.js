@@ -133,6 +133,13 @@ for (const profile of ['cpu', 'webgpu']) {
         await page.locator(`${$('restore')}:not([disabled])`).click();
         await page.locator($('restored-note')).waitFor();
         await waitForNumbers(page, $('step-counter'), (s) => s === step, `the restored step ${step}`);
+        // Each run shows its F-Attn once its restored metrics arrive, which
+        // can be after the step counter shows the restored step.
+        await page.waitForFunction(
+          ([selector, want]) => [...document.querySelectorAll(selector)].map((e) => e.innerText).join('|') === want,
+          [$('f-attn'), fAttn.join('|')],
+          { timeout: LOAD_TIMEOUT_MS },
+        ).catch(() => {});
         assert.deepEqual(await page.locator($('f-attn')).allInnerTexts(), fAttn, 'restored F-Attn differs');
         assert.deepEqual(await page.locator($('loss')).allInnerTexts(), loss, 'restored loss differs');
         assert.equal(await banner.count(), 0, 'the banner stays after restoring');

@@ -149,7 +149,10 @@ describe('cpu profile, test-hook build', () => {
       await notice.waitFor({ timeout: WAIT_TIMEOUT_MS });
       assert.match(await notice.innerText(), /Run B stopped: .*test hook: worker panic requested/);
       assert.equal(await page.locator(SELECTORS.fatalError).count(), 0, 'a worker panic must not stop the page');
-      allowErrors(record, /test hook: worker panic requested|unreachable/);
+      // After the panic, gloo-worker's state inside the dead worker stays
+      // borrowed, so each later message to it logs "RefCell already borrowed"
+      // until the page replaces the worker.
+      allowErrors(record, /test hook: worker panic requested|unreachable|RefCell already borrowed/);
     });
   });
 

@@ -12,7 +12,7 @@ const CACHE_PREFIX = 'gatelab-shell-';
 const CACHE_NAME = CACHE_PREFIX + BUILD;
 
 /** Files that index.html does not name: the CPU engine's Web Worker. */
-const EXTRA_FILES = ['gatelab-worker.js', 'gatelab-worker_bg.wasm'];
+const EXTRA_FILES = ['gatelab-worker_loader.js', 'gatelab-worker.js', 'gatelab-worker_bg.wasm'];
 
 /** Trunk's content hash in a file name, for example `style-0123456789abcdef.css`. */
 const HASHED_NAME = /-[0-9a-f]{16}(_bg)?\.[a-z]+$/;
