@@ -80,8 +80,8 @@ impl DrawingBackend for MeasuredCanvas {
         self.inner.draw_text(text, style, pos)
     }
 
-    /// Measures `text` in the style's font. The height is the font size,
-    /// which is what the span measurement of plotters gives for one line too.
+    /// Measures `text` in the style's font. The height is the font size; the
+    /// span that plotters measures is a little taller, by the line spacing.
     fn estimate_text_size<S: BackendTextStyle>(&self, text: &str, style: &S) -> Result<(u32, u32), BackendError> {
         self.context.set_font(&format!("{} {}px {}", style.style().as_str(), style.size(), style.family().as_str()));
         let width = self.context.measure_text(text).map(|metrics| metrics.width()).unwrap_or(0.0);

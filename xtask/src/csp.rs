@@ -29,9 +29,10 @@ pub fn apply(dist: &Path) -> Result<(), Error> {
 
 /// Style attributes that the page may set, allowed by hash. plotters 0.3.7
 /// measures the text of a chart legend (`MultiLineText`) by adding a `<span>`
-/// with this style for the legend font, `(FONT, 11)` in src/charts.rs; every
-/// other text is measured on the canvas (src/canvas_backend.rs). Blocking it
-/// would log a policy violation per legend line and mis-size the legend box.
+/// with this style for the legend font, `(FONT, 11)` in src/charts.rs. Every
+/// other text is measured on the canvas (src/canvas_backend.rs). Blocking the
+/// span's style would log a policy violation per legend line and mis-size the
+/// legend box.
 const ALLOWED_STYLE_ATTRIBUTES: &[&str] =
     &["display: inline-block; font-family:sans-serif; font-style:normal; font-size: 11px; position: fixed; top: 100%"];
 
