@@ -25,6 +25,8 @@ const ALLOWED_WORDS = new Set([
   'Transformer', 'navigator', 'gpu', 'arXiv', 'Qiu', 'English', 'BOS', 'F-Attn', 'softmax', 'softmax1',
   'sigmoid', 'value', 'G1', 'G2', 'G3', 'G4', 'G5', 'headwise', 'elementwise', 'sink', 'logit', 'MoE',
   'Wo', 'W_θ', 'X', 'Y', 'Ctrl', 'C', 'Mac', 'SwiftShader',
+  // File formats on the export buttons.
+  'JSON', 'CSV', 'PNG', 'safetensors',
   // Variant names, shown as they are typed in links.
   'baseline', 'g1', 'g1-headwise', 'g1-shared', 'g1-additive', 'g1-silu', 'g2', 'g3', 'g4', 'g5',
   'sink-logit', 'sigmoid-attn',
