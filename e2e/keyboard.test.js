@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { launchBrowser, startServer, withPage } from './harness.js';
-import { openPlayground, readNumbers, SELECTORS, TEST_TIMEOUT_MS, waitForSteps } from './playground.js';
+import { LOAD_TIMEOUT_MS, openPlayground, readNumbers, SELECTORS, TEST_TIMEOUT_MS, waitForSteps } from './playground.js';
 
 /** Two layers of two heads, so that the attention grid has room to move. */
 const GRID_CONFIG = '?width=16&seq_len=16&batch=4&layers=2&heads=2';
@@ -51,9 +51,7 @@ describe('cpu profile', () => {
     await browser?.close();
   });
 
-  // TODO: since the branches were merged, the second Space leaves the play
-  // button pressed (aria-pressed stays "true"); find out why, then enable.
-  test('keyboard alone trains and reads maps', { timeout: TEST_TIMEOUT_MS, skip: 'Space does not pause yet' }, async (t) => {
+  test('keyboard alone trains and reads maps', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     await withPage(t, browser, profile, async (page) => {
       await openPlayground(page, `${server.origin}/${GRID_CONFIG}`);
       await page.locator('[data-testid="attention-zoom"]').first().waitFor();
@@ -71,7 +69,8 @@ describe('cpu profile', () => {
       await page.keyboard.press('Space');
       await waitForSteps(page, before, 'steps after Space on play');
       await page.keyboard.press('Space');
-      assert.equal(await page.locator(SELECTORS.play).getAttribute('aria-pressed'), 'false');
+      // The page re-renders after the key press returns, so wait for the state.
+      await page.locator(`${SELECTORS.play}[aria-pressed="false"]`).waitFor({ timeout: LOAD_TIMEOUT_MS });
 
       // The grid of attention cells has one stop in the tab order.
       await tabTo(page, "run A's attention grid", () => document.activeElement?.classList.contains('cell'));

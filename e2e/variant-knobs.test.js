@@ -47,7 +47,8 @@ describe('cpu profile', () => {
       // Paused, the restarted runs stay at step 0, so the check below cannot
       // miss the drop while the tiny model races back past `trained`.
       await page.locator(SELECTORS.play).click();
-      assert.equal(await page.locator(SELECTORS.play).getAttribute('aria-pressed'), 'false');
+      // The page re-renders after the click returns, so wait for the state.
+      await page.locator(`${SELECTORS.play}[aria-pressed="false"]`).waitFor({ timeout: LOAD_TIMEOUT_MS });
 
       await page.locator(SELECTORS.variantKnobs).nth(1).locator('summary').click();
       assert.equal(await knob(page, 1, 'gate').inputValue(), 'g1');
