@@ -237,7 +237,7 @@ impl GpuDriver {
     }
 
     /// Measures a new or restored run and replies `Started`, or sends the
-    /// reply that says why the run could not be built.
+    /// reply that explains why the run could not be built.
     fn begin(&self, generation: u32, run: Result<gatelab_gpu::GpuRun, Reply>) {
         *self.generation.borrow_mut() = generation;
         *self.run.borrow_mut() = None;
@@ -390,9 +390,10 @@ fn divergence(
     })
 }
 
-/// The reply to a run that the GPU engine could not build. Sizes beyond the
-/// device's limits and invalid settings are found before any buffer is made:
-/// they are a problem of the settings, not of the GPU, so they are `Rejected`.
+/// Returns the reply to a run that the GPU engine could not build. Sizes
+/// beyond the device's limits and invalid settings are found before any buffer
+/// is made. They are a problem of the settings, not of the GPU, so they are
+/// `Rejected`.
 fn start_error(generation: u32, error: gatelab_gpu::GpuError) -> Reply {
     match error {
         gatelab_gpu::GpuError::TooLarge { .. } | gatelab_gpu::GpuError::Config(_) => {

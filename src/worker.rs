@@ -102,7 +102,7 @@ impl Trainer {
         Some(Reply::Saved { generation, checkpoint: WireCheckpoint::encode(&run.to_checkpoint()) })
     }
 
-    /// Builds the run from a checkpoint and answers as `start` does, at the
+    /// Builds the run from a checkpoint and replies as `start` does, at the
     /// checkpoint's step.
     fn restore(&mut self, generation: u32, checkpoint: WireCheckpoint) -> Option<Reply> {
         self.generation = generation;

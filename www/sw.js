@@ -59,7 +59,7 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
-/** Answers from the cache, and fetches and stores what it lacks. */
+/** Responds from the cache, and fetches and stores what it lacks. */
 async function cacheFirst(request) {
   const cached = await caches.match(request, { cacheName: CACHE_NAME });
   if (cached) {

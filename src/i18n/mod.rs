@@ -263,9 +263,9 @@ define_strings! {
     knob_sink_logit,
     /// Normaliser: sigmoid attention.
     knob_sigmoid_attn,
-    /// Why a gate knob is disabled without a gate position.
+    /// Reason a gate knob is disabled without a gate position.
     knob_needs_gate,
-    /// Why headwise and shared gates are disabled at G5.
+    /// Reason headwise and shared gates are disabled at G5.
     knob_not_at_g5,
     /// Speed of both runs together; {speed} is the filled-in speed text.
     speed_total,
@@ -288,7 +288,7 @@ define_strings! {
     // Lessons, the explanation panel and classroom links.
     /// Heading of the lesson list.
     lessons_heading,
-    /// What clicking a lesson does.
+    /// Explanation of what clicking a lesson does.
     lessons_intro,
     /// Lead-in of the note on what to watch in the chosen lesson.
     lessons_watch,
@@ -296,47 +296,47 @@ define_strings! {
     lessons_follow_up,
     /// Lesson: the baseline in both runs forms a sink.
     lesson_sink,
-    /// What to watch in the sink lesson.
+    /// Note on what to watch in the sink lesson.
     lesson_sink_watch,
     /// Lesson: baseline against G1.
     lesson_gate,
-    /// What to watch in the gate lesson.
+    /// Note on what to watch in the gate lesson.
     lesson_gate_watch,
     /// Lesson: G1 against G2.
     lesson_where_g2,
-    /// What to watch in the G1 against G2 lesson.
+    /// Note on what to watch in the G1 against G2 lesson.
     lesson_where_g2_watch,
     /// Lesson: G1 against G5.
     lesson_where_g5,
-    /// What to watch in the G1 against G5 lesson.
+    /// Note on what to watch in the G1 against G5 lesson.
     lesson_where_g5_watch,
     /// Lesson: G3 against G4.
     lesson_where_g3_g4,
-    /// What to watch in the G3 against G4 lesson.
+    /// Note on what to watch in the G3 against G4 lesson.
     lesson_where_g3_g4_watch,
     /// Lesson: elementwise against headwise G1.
     lesson_headwise,
-    /// What to watch in the headwise lesson.
+    /// Note on what to watch in the headwise lesson.
     lesson_headwise_watch,
     /// Lesson: head-specific against head-shared G1.
     lesson_shared,
-    /// What to watch in the head-shared lesson.
+    /// Note on what to watch in the head-shared lesson.
     lesson_shared_watch,
     /// Lesson: baseline against softmax1.
     lesson_softmax1,
-    /// What to watch in the softmax1 lesson.
+    /// Note on what to watch in the softmax1 lesson.
     lesson_softmax1_watch,
     /// Lesson: baseline against a learned sink logit.
     lesson_sink_logit,
-    /// What to watch in the sink-logit lesson.
+    /// Note on what to watch in the sink-logit lesson.
     lesson_sink_logit_watch,
     /// Lesson: baseline against sigmoid attention.
     lesson_sigmoid,
-    /// What to watch in the sigmoid-attention lesson.
+    /// Note on what to watch in the sigmoid-attention lesson.
     lesson_sigmoid_watch,
     /// Lesson: baseline against G1 on character text.
     lesson_text,
-    /// What to watch in the text lesson.
+    /// Note on what to watch in the text lesson.
     lesson_text_watch,
     /// Heading of the explanation panel.
     explain_heading,
