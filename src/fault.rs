@@ -20,8 +20,11 @@ pub const FATAL_VIEW_ID: &str = "fatal-error";
 
 /// Installs the page's panic hook: it logs the panic to the console and
 /// replaces the app with an error view.
+///
+/// It goes through `yew::set_custom_panic_hook`, because Yew's renderer
+/// replaces a hook set with `std::panic::set_hook` by its own console hook.
 pub fn install_page_hook() {
-    std::panic::set_hook(Box::new(|info| {
+    yew::set_custom_panic_hook(Box::new(|info| {
         let detail = describe(info);
         web_sys::console::error_1(&JsValue::from_str(&format!("gatelab: {detail}")));
         show_error_view(&detail);
@@ -101,6 +104,8 @@ pub fn show_error_view(detail: &str) {
 }
 
 thread_local! {
+    /// Whether the worker has panicked before.
+    static WORKER_PANICKED: Cell<bool> = const { Cell::new(false) };
     /// The handler id (as gloo-worker serialises it) and the generation of
     /// the request the worker is working on.
     static CURRENT_REQUEST: Cell<Option<(usize, u32)>> = const { Cell::new(None) };
@@ -113,10 +118,18 @@ pub fn set_current_request(handler_id: usize, generation: u32) {
 
 /// Installs the worker's panic hook: it logs the panic and posts a
 /// `Reply::Failed` for the request in progress to the page.
+///
+/// Only the first panic is posted. The trap that ends a panic leaves
+/// gloo-worker's state borrowed, so every later message to the worker (a
+/// queued request, the bridge's goodbye) panics with "already borrowed",
+/// and that message would replace the real cause on the page.
 pub fn install_worker_hook() {
     std::panic::set_hook(Box::new(|info| {
         let detail = describe(info);
         web_sys::console::error_1(&JsValue::from_str(&format!("gatelab worker: {detail}")));
+        if WORKER_PANICKED.with(|panicked| panicked.replace(true)) {
+            return;
+        }
         let Some((handler_id, generation)) = CURRENT_REQUEST.with(Cell::get) else {
             return;
         };
