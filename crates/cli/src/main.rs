@@ -94,7 +94,8 @@ struct CompareArgs {
     /// Write every run's metric history as CSV here.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
-    /// Print no progress bars.
+    /// Print no progress bars and no progress lines (which replace the bars when
+    /// the output is not a terminal), only the final table.
     #[arg(long)]
     quiet: bool,
 }
@@ -168,15 +169,34 @@ fn short_metrics(m: &Metrics) -> String {
     format!("{train}val {:.3} F-Attn {:.3}{gate}", m.val_loss, m.f_attn)
 }
 
+/// Which metrics lines `train_with_bar` prints besides the bar.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MetricsLines {
+    /// None (`--quiet`).
+    None,
+    /// Every metrics step.
+    All,
+    /// Where no bar is drawn (the output is not a terminal), the first
+    /// metrics step after each tenth of the run, so a long run in a log
+    /// shows its progress; otherwise none.
+    Tenths,
+}
+
 /// Trains `run` for `steps` steps, updating `bar`, and returns its report.
-/// With `print_metrics`, each metrics step also prints a line above the bar.
-fn train_with_bar(mut run: Engine, steps: usize, bar: &ProgressBar, print_metrics: bool) -> Result<(RunReport, Engine), String> {
+fn train_with_bar(mut run: Engine, steps: usize, bar: &ProgressBar, lines: MetricsLines) -> Result<(RunReport, Engine), String> {
     let start = Instant::now();
+    let label = run.config().model.variant.name();
+    let mut tenths_done = 0;
     let result = run.train(steps, |metrics| {
         bar.inc(1);
         if let Some(m) = metrics {
             bar.set_message(short_metrics(m));
-            if print_metrics {
+            let done = 10 * bar.position() as usize / steps.max(1);
+            if lines == MetricsLines::Tenths && bar.is_hidden() && !bar.is_finished() && done > tenths_done {
+                tenths_done = done;
+                eprintln!("{label:>14} step {:>6}/{steps}  {}", m.step, short_metrics(m));
+            }
+            if lines == MetricsLines::All {
                 let line = format!("step {:>6}  {}", m.step, short_metrics(m));
                 // A hidden bar (output not a terminal) drops println, so print directly.
                 if bar.is_hidden() {
@@ -239,7 +259,7 @@ fn train(a: TrainArgs) -> Result<(), String> {
     };
     let name = run.config().model.variant.name();
     let bar = progress_bar(a.steps as u64, &name, a.quiet);
-    let (report, run) = train_with_bar(run, a.steps, &bar, !a.quiet)?;
+    let (report, run) = train_with_bar(run, a.steps, &bar, if a.quiet { MetricsLines::None } else { MetricsLines::All })?;
     println!("{}", report::table(std::slice::from_ref(&report)));
     write_outputs(std::slice::from_ref(&report), a.json.as_deref(), a.csv.as_deref())?;
     if let Some(dir) = &a.save {
@@ -269,6 +289,7 @@ fn compare(a: CompareArgs) -> Result<(), String> {
     if a.quiet {
         multi.set_draw_target(ProgressDrawTarget::hidden());
     }
+    let lines = if a.quiet { MetricsLines::None } else { MetricsLines::Tenths };
     let bars: Vec<ProgressBar> = configs
         .iter()
         .map(|c| multi.add(progress_bar(a.steps as u64, &c.model.variant.name(), a.quiet)))
@@ -287,7 +308,7 @@ fn compare(a: CompareArgs) -> Result<(), String> {
                     break;
                 }
                 let outcome = Engine::new(configs[i].clone(), gpu.as_ref())
-                    .and_then(|run| train_with_bar(run, a.steps, &bars[i], false).map(|(report, _)| report));
+                    .and_then(|run| train_with_bar(run, a.steps, &bars[i], lines).map(|(report, _)| report));
                 *results[i].lock().expect("no thread panics while holding it") = Some(outcome);
             });
         }
