@@ -133,6 +133,15 @@ fn save_resume_and_export() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+#[test]
+fn train_help_says_steps_add_to_resume() {
+    // `save_resume_and_export` checks the behaviour: 5 steps, then 5 more.
+    let out = gatelab(&["train", "--help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("With --resume, these are steps after the checkpoint's step, not a total"), "{help}");
+}
+
 /// Largest relative difference allowed between a GPU and a CPU run's final
 /// metrics after 12 steps of the tiny config. Both engines compute in f32 but
 /// sum in different orders, so each step differs by rounding (about 1e-7),
