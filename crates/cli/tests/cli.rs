@@ -30,6 +30,9 @@ fn train_writes_csv_and_json() {
     assert!(out.status.success(), "{}", stderr(&out));
     let csv_text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = csv_text.lines().collect();
+    // The page's metrics download writes the same header; its test compares
+    // against the same shared list.
+    assert_eq!(lines[0], gatelab_model::metrics_csv::CSV_COLUMNS.join(","));
     assert!(lines[0].starts_with("variant,step,train_loss"));
     let steps: Vec<&str> = lines[1..].iter().map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(steps, vec!["0", "5", "10", "12"]);
