@@ -491,8 +491,8 @@ define_strings! {
     text_summary,
     /// Next to the copied link when the own text is too long to go into it.
     link_text_left_out,
-    /// Badge tooltip when WebGPU offered no adapter; `{error}` is the
-    /// browser's own message, kept as a detail.
+    /// Badge tooltip when WebGPU offered no adapter; `{error}` is wgpu's
+    /// English message, kept as a detail.
     badge_no_adapter_title,
 }
 
