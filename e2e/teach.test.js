@@ -371,7 +371,7 @@ describe('link state and layout', () => {
         await student.close();
       }
 
-      // A long text stays out of the link, and the classroom panel says so.
+      // A long text stays out of the link, and the classroom panel shows a note.
       await page.locator('[data-testid="text-input"]').fill('A longer text, with spaces. '.repeat(60));
       await page.locator('[data-testid="use-text"]').click();
       const note = page.locator('[data-testid="link-text-left-out"]');
@@ -408,7 +408,7 @@ describe('link state and layout', () => {
       const formula = page.locator('[data-testid="formula-gate"]');
       const y = await formula.locator('mi', { hasText: 'Y' }).first().boundingBox();
       const prime = await formula.locator('[data-testid="formula-prime"]').boundingBox();
-      // The prime stands beside Y at its height, not raised above it.
+      // The prime sits beside Y at its height, not raised above it.
       assert.ok(prime.x >= y.x + y.width - 2, `prime at x ${prime.x}, Y ends at ${y.x + y.width}`);
       assert.ok(prime.y >= y.y - 2, `prime top ${prime.y} above Y top ${y.y}`);
       // The parentheses around X W_θ are as tall as their content, not the fraction.

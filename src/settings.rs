@@ -72,17 +72,18 @@ pub const STEPS_PER_FRAME_RANGE: (usize, usize) = (1, 50);
 /// Range of the training-length setting, in steps.
 pub const STEPS_RANGE: (usize, usize) = (1, 100_000);
 
-/// Longest probe sequence, in characters, that the page accepts from a link
-/// or the probe field. A probe holds at most `Limits::PAGE.max_seq_len - 1`
+/// Maximum length, in characters, of a probe sequence from a link or the
+/// probe field. A probe contains at most `Limits::PAGE.max_seq_len - 1`
 /// tokens after BOS, and a token id takes at most three digits and a space,
 /// so a longer text can never fit a model on the page.
 pub const PROBE_MAX_CHARS: usize = 4 * Limits::PAGE.max_seq_len;
 
-/// Longest own text, in bytes after percent-encoding, that a link carries.
+/// Maximum size, in bytes after percent-encoding, of an own text that a
+/// link carries.
 ///
 /// The page accepts up to `Limits::PAGE.max_text_bytes` (1 MiB) of text,
 /// far more than an address should hold, so a longer text stays out of the
-/// link and the copy-link panel says so. 1,000 bytes keep the whole link
+/// link and the copy-link panel shows a note. 1,000 bytes keep the whole link
 /// near 1,300 characters, short enough to paste into a chat or an e-mail.
 /// That is about 1,000 ASCII characters, or about 110 Japanese characters
 /// (9 bytes each once encoded); the shortest text the validator accepts
