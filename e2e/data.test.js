@@ -229,6 +229,7 @@ describe('cpu profile, files', () => {
       assert.equal(await imported.locator($('f-attn')).innerText(), fAttn, 'imported F-Attn differs');
       assert.equal(await imported.locator($('loss')).innerText(), loss, 'imported loss differs');
       assert.equal(await page.locator($('import-error')).count(), 0);
+      assert.equal(await imported.locator($('variant-knobs')).count(), 0, 'an imported run offers the variant knobs');
 
       // Bad files: each gets its message, and the page keeps what it shows.
       const stepsBefore = await page.locator($('step-counter')).innerText();
@@ -264,9 +265,14 @@ describe('cpu profile, files', () => {
 
       const csv = await download(page, page.locator($('downloads-a')).locator($('export-csv')), scratch);
       const lines = (await readFile(csv.path, 'utf8')).trim().split('\n');
-      assert.equal(lines[0], 'step,train_loss,val_loss,f_attn,f_attn_uniform,sink_heads,bos_value_norm,m_act,grad_norm');
+      // The command line's --csv header (gatelab_model::metrics_csv::CSV_COLUMNS).
+      assert.equal(
+        lines[0],
+        'variant,step,train_loss,val_loss,val_loss_copy,f_attn,f_attn_uniform,sink_heads,null_mass,gate_mean,' +
+          'gate_below_0_1,gate_active,gate_dormant,bos_value_norm,m_act,grad_norm,lr',
+      );
       assert.ok(lines.length >= 3, `the CSV has ${lines.length} lines`);
-      assert.match(lines[1], /^0,,/);
+      assert.match(lines[1], /^baseline,0,,/);
 
       // The runs train apart, so each run's JSON is compared with its own CSV.
       const csvB = await download(page, page.locator($('downloads-b')).locator($('export-csv')), scratch);

@@ -113,6 +113,11 @@ describe('Japanese page', () => {
       await page.locator('[data-testid="classroom"]').screenshot({ path: path.join(SCREENSHOT_DIR, 'teach-japanese-classroom.png') });
       await page.locator('[data-testid="explain"]').screenshot({ path: path.join(SCREENSHOT_DIR, 'teach-japanese-explain.png') });
       assert.deepEqual(stray, [], `English text on the Japanese page:\n${stray.join('\n')}`);
+
+      // The cpu profile offers WebGPU without an adapter: the badge's tooltip
+      // is a Japanese sentence, with wgpu's English message only as a detail.
+      const title = await page.locator('[data-testid="backend-badge"]').getAttribute('title');
+      assert.match(title, /^このブラウザには WebGPU がありますが.*詳細: \S/, title);
     });
   });
 
@@ -178,6 +183,7 @@ describe('lessons and classroom links', () => {
       }
       assert.equal(await page.locator('[data-testid="new-seed"]').count(), 0);
       assert.equal(await page.locator('[data-testid="variant-select"]').count(), 0);
+      assert.equal(await page.locator('[data-testid="variant-knobs"]').count(), 0, 'the knobs change the variant too');
       assert.equal(await page.locator('[data-testid="lessons"]').count(), 0);
       // Controls the link does not hide stay, and the runs show their variants.
       assert.equal(await page.locator('select[name="lr"]').count(), 1);
@@ -320,6 +326,100 @@ describe('probe', () => {
       assert.notEqual(await input.inputValue(), '');
       assert.equal(await error.count(), 0);
       await page.locator('[data-testid="probe-predictions"]').nth(1).waitFor({ timeout: LOAD_TIMEOUT_MS });
+    });
+  });
+});
+
+describe('link state and layout', () => {
+  const TINY = 'width=16&seq_len=16&batch=4&layers=1&heads=1&a=baseline&b=g1&lang=en';
+  const searchParam = (page, key) => new URL(page.url()).searchParams.get(key);
+
+  test('link carries probe and short text', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    await withPage(t, browser, PROFILE, async (page) => {
+      await openPage(page, `${server.origin}/?${TINY}&probe=5%209%2012`);
+      await waitForEngine(page);
+      const probe = page.locator('[data-testid="probe-input"]');
+      assert.equal(await probe.inputValue(), '5 9 12');
+      await page.locator('[data-testid="probe-predictions"]').nth(1).waitFor({ timeout: LOAD_TIMEOUT_MS });
+      await probe.fill('5 9');
+      await page.waitForFunction(() => new URL(location.href).searchParams.get('probe') === '5 9');
+      assert.equal(await page.locator('[data-testid="loss-note"]').count(), 1, 'the Bigram-Backcopy loss note is missing');
+
+      // A short own text goes into the link, with a probe in its characters.
+      await page.locator('details.own-text > summary').click();
+      const text = 'the cat sat on the mat and the dog sat on the log. '.repeat(3);
+      await page.locator('[data-testid="text-input"]').fill(text);
+      await page.locator('[data-testid="use-text"]').click();
+      await page.locator('[data-testid="text-summary"]').waitFor({ timeout: LOAD_TIMEOUT_MS });
+      await probe.fill('the ca');
+      // Yew updates the address after the input event, not within it.
+      await page.waitForFunction(() => new URL(location.href).searchParams.get('probe') === 'the ca');
+      assert.equal(searchParam(page, 'text'), text);
+      assert.equal(await page.locator('[data-testid="link-text-left-out"]').count(), 0);
+      assert.equal(await page.locator('[data-testid="loss-note"]').count(), 0, 'the loss note is about Bigram-Backcopy only');
+
+      const link = await page.locator('[data-testid="link-field"]').inputValue();
+      const student = await browser.context.newPage();
+      try {
+        await openPage(student, link);
+        assert.equal(await student.locator('[data-testid="url-error"]').count(), 0);
+        assert.equal(await student.locator('select[name="task"]').inputValue(), 'text-custom');
+        // The summary is inside the closed own-text panel, so it has no innerText.
+        assert.match(await student.locator('[data-testid="text-summary"]').textContent(), new RegExp(`\\b${text.length}\\b`));
+        assert.equal(await student.locator('[data-testid="probe-input"]').inputValue(), 'the ca');
+      } finally {
+        await student.close();
+      }
+
+      // A long text stays out of the link, and the classroom panel shows a note.
+      await page.locator('[data-testid="text-input"]').fill('A longer text, with spaces. '.repeat(60));
+      await page.locator('[data-testid="use-text"]').click();
+      const note = page.locator('[data-testid="link-text-left-out"]');
+      await note.waitFor({ timeout: LOAD_TIMEOUT_MS });
+      assert.match(await note.innerText(), /does not carry your own text/);
+      assert.equal(searchParam(page, 'text'), null);
+      assert.equal(searchParam(page, 'task'), 'text-custom');
+      await page.locator('.language-switch button[lang="ja"]').click();
+      await page.waitForFunction(() => document.documentElement.lang === 'ja');
+      assert.match(await note.innerText(), /リンクには含まれていません/);
+    });
+  });
+
+  test('run columns line up', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    await withPage(t, browser, PROFILE, async (page) => {
+      await openPage(page, `${server.origin}/?${TINY}`);
+      await waitForEngine(page);
+      // Run B (G1) has gate charts and run A (baseline) has not, yet each
+      // chart below sits at the same height in both columns.
+      await page.locator('[data-testid="gate-map"]').waitFor({ timeout: LOAD_TIMEOUT_MS });
+      for (const chart of ['chart-f-attn', 'chart-gate-copy', 'chart-m-act', 'chart-loss']) {
+        const tops = await page
+          .locator(`.playground > .runs canvas[data-testid="${chart}"]`)
+          .evaluateAll((nodes) => nodes.map((node) => Math.round(node.getBoundingClientRect().top)));
+        assert.equal(tops.length, 2, chart);
+        assert.equal(tops[0], tops[1], `${chart} sits at different heights`);
+      }
+    });
+  });
+
+  test('gate formula prime and parentheses', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    await withPage(t, browser, PROFILE, async (page) => {
+      await openPage(page, `${server.origin}/?lang=en`);
+      const formula = page.locator('[data-testid="formula-gate"]');
+      const y = await formula.locator('mi', { hasText: 'Y' }).first().boundingBox();
+      const prime = await formula.locator('[data-testid="formula-prime"]').boundingBox();
+      // The prime sits beside Y at its height, not raised above it.
+      assert.ok(prime.x >= y.x + y.width - 2, `prime at x ${prime.x}, Y ends at ${y.x + y.width}`);
+      assert.ok(prime.y >= y.y - 2, `prime top ${prime.y} above Y top ${y.y}`);
+      // The parentheses around X W_θ are as tall as their content, not the fraction.
+      const x = await formula.locator('mi', { hasText: 'X' }).boundingBox();
+      const paren = await formula.locator('mo', { hasText: '(' }).first().boundingBox();
+      assert.ok(paren.height <= 1.6 * x.height, `parenthesis ${paren.height} px tall, X ${x.height} px`);
+      // θ is W's subscript: lower than W.
+      const w = await formula.locator('msub > mi', { hasText: 'W' }).boundingBox();
+      const theta = await formula.locator('msub > mi', { hasText: 'θ' }).boundingBox();
+      assert.ok(theta.y + theta.height > w.y + w.height, 'θ does not sit below the baseline of W');
+      await formula.screenshot({ path: path.join(SCREENSHOT_DIR, 'teach-gate-formula.png') });
     });
   });
 });

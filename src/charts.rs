@@ -82,6 +82,17 @@ fn backend(element: HtmlCanvasElement) -> Result<MeasuredCanvas, Box<dyn std::er
     MeasuredCanvas::new(element).ok_or_else(|| "the canvas has no 2D context".into())
 }
 
+/// Formats a tick on the step axis. Steps are integers, so a tick between
+/// two steps (plotters puts ticks at 0.5 on a short history) gets no label.
+fn step_tick_label(x: &f64) -> String {
+    let rounded = x.round();
+    if (x - rounded).abs() < 1e-6 {
+        format!("{}", rounded as i64)
+    } else {
+        String::new()
+    }
+}
+
 fn draw_lines(element: HtmlCanvasElement, _title: &str, x_label: &str, series: &[Series], y_range: Option<(f64, f64)>) -> DrawResult {
     let root = backend(element)?.into_drawing_area();
     root.fill(&WHITE)?;
@@ -107,7 +118,13 @@ fn draw_lines(element: HtmlCanvasElement, _title: &str, x_label: &str, series: &
         .x_label_area_size(44) // tick labels and the axis name below them
         .y_label_area_size(44)
         .build_cartesian_2d(0.0..x_max, y_min..y_max)?;
-    chart.configure_mesh().x_desc(x_label).light_line_style(WHITE.mix(0.0)).label_style((FONT, 11)).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .x_label_formatter(&step_tick_label)
+        .light_line_style(WHITE.mix(0.0))
+        .label_style((FONT, 11))
+        .draw()?;
 
     for line in series {
         let color = PALETTE[line.color % PALETTE.len()];
@@ -417,4 +434,25 @@ fn draw_histogram(element: HtmlCanvasElement, _title: &str, x_label: &str, label
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_tick_label;
+
+    #[test]
+    fn step_ticks_are_integers() {
+        assert_eq!(step_tick_label(&100.0), "100");
+        assert_eq!(step_tick_label(&0.0), "0");
+        assert_eq!(step_tick_label(&-0.0), "0");
+        assert_eq!(step_tick_label(&1500.0), "1500");
+        // Floating-point ticks such as 3 × 0.1 × 1000 still name their step.
+        assert_eq!(step_tick_label(&(0.1 * 3.0 * 1000.0)), "300");
+    }
+
+    #[test]
+    fn ticks_between_steps_unlabelled() {
+        assert_eq!(step_tick_label(&0.5), "");
+        assert_eq!(step_tick_label(&2.25), "");
+    }
 }

@@ -5,6 +5,7 @@
 //! Everything here is plain Rust, so the formats are tested natively.
 
 use gatelab_model::checkpoint::CheckpointFiles;
+use gatelab_model::metrics_csv::{csv_header, csv_row};
 use gatelab_model::{Limits, Metrics, RunConfig};
 use serde::{Deserialize, Serialize};
 
@@ -78,29 +79,14 @@ pub fn parse_run(text: &str) -> Result<RunExport, ImportError> {
     Ok(run)
 }
 
-/// Columns of the CSV history, in order.
-pub const CSV_COLUMNS: [&str; 9] =
-    ["step", "train_loss", "val_loss", "f_attn", "f_attn_uniform", "sink_heads", "bos_value_norm", "m_act", "grad_norm"];
-
-/// Formats the metric history as CSV: one row per entry, an empty cell where a
-/// value is missing (the training loss before the first step).
-pub fn history_csv(history: &[Metrics]) -> String {
-    let mut out = CSV_COLUMNS.join(",");
+/// Formats a run's metric history as CSV, in the command line's `--csv`
+/// format: one row per entry, an empty cell where a value is missing (the
+/// training loss before the first step).
+pub fn history_csv(variant: &str, history: &[Metrics]) -> String {
+    let mut out = csv_header();
     out.push('\n');
-    let cell = |value: Option<f64>| value.map_or(String::new(), |v| v.to_string());
     for m in history {
-        let row = [
-            m.step.to_string(),
-            cell(m.train_loss),
-            m.val_loss.to_string(),
-            m.f_attn.to_string(),
-            m.f_attn_uniform.to_string(),
-            m.sink_heads.to_string(),
-            m.bos_value_norm.to_string(),
-            m.m_act.to_string(),
-            cell(m.grad_norm),
-        ];
-        out.push_str(&row.join(","));
+        out.push_str(&csv_row(variant, m));
         out.push('\n');
     }
     out
@@ -181,6 +167,7 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatelab_model::metrics_csv::CSV_COLUMNS;
     use gatelab_model::Run;
 
     fn trained_run() -> Run<f32> {
@@ -232,13 +219,13 @@ mod tests {
     #[test]
     fn csv_has_a_row_per_metrics_entry() {
         let run = trained_run();
-        let csv = history_csv(&run.history);
+        let csv = history_csv("g1", &run.history);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), run.history.len() + 1);
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         // No training loss before the first step: an empty cell.
-        assert!(lines[1].starts_with("0,,"), "{}", lines[1]);
-        assert!(lines[3].starts_with("4,"), "{}", lines[3]);
+        assert!(lines[1].starts_with("g1,0,,"), "{}", lines[1]);
+        assert!(lines[3].starts_with("g1,4,"), "{}", lines[3]);
         assert_eq!(lines[3].split(',').count(), CSV_COLUMNS.len());
     }
 

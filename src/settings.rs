@@ -72,6 +72,24 @@ pub const STEPS_PER_FRAME_RANGE: (usize, usize) = (1, 50);
 /// Range of the training-length setting, in steps.
 pub const STEPS_RANGE: (usize, usize) = (1, 100_000);
 
+/// Maximum length, in characters, of a probe sequence from a link or the
+/// probe field. A probe contains at most `Limits::PAGE.max_seq_len - 1`
+/// tokens after BOS, and a token id takes at most three digits and a space,
+/// so a longer text can never fit a model on the page.
+pub const PROBE_MAX_CHARS: usize = 4 * Limits::PAGE.max_seq_len;
+
+/// Maximum size, in bytes after percent-encoding, of an own text that a
+/// link carries.
+///
+/// The page accepts up to `Limits::PAGE.max_text_bytes` (1 MiB) of text,
+/// far more than an address should hold, so a longer text stays out of the
+/// link and the copy-link panel shows a note. 1,000 bytes keep the whole link
+/// near 1,300 characters, short enough to paste into a chat or an e-mail.
+/// That is about 1,000 ASCII characters, or about 110 Japanese characters
+/// (9 bytes each once encoded); the shortest text the validator accepts
+/// is 64 characters.
+pub const LINK_TEXT_MAX_ENCODED: usize = 1000;
+
 /// Everything a link to the page reproduces.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -89,9 +107,12 @@ pub struct Settings {
     pub steps_per_frame: usize,
     /// Training stops at this step.
     pub steps: usize,
-    /// The user's text for [`TaskChoice::TextCustom`]. It is too long for
-    /// the address, so `to_query` leaves it out.
+    /// The user's text for [`TaskChoice::TextCustom`]. `to_query` writes it
+    /// only up to [`LINK_TEXT_MAX_ENCODED`].
     pub custom_text: String,
+    /// The sequence typed into the probe panel, as typed; it is parsed
+    /// against the task's vocabulary once a run has started.
+    pub probe: String,
 }
 
 impl Settings {
@@ -115,6 +136,7 @@ impl Settings {
             steps_per_frame: 5,
             steps,
             custom_text: String::new(),
+            probe: String::new(),
         }
     }
 
@@ -159,8 +181,10 @@ impl Settings {
     }
 
     /// Encodes every setting as a query string, without the leading `?`.
+    /// The own text goes in only while [`Settings::text_left_out_of_link`]
+    /// is false, and the probe only when it is set.
     pub fn to_query(&self) -> String {
-        let pairs: Vec<(&str, String)> = vec![
+        let mut pairs: Vec<(&str, String)> = vec![
             ("a", self.variants[0].clone()),
             ("b", self.variants[1].clone()),
             ("seed", self.seed.to_string()),
@@ -174,7 +198,19 @@ impl Settings {
             ("spf", self.steps_per_frame.to_string()),
             ("steps", self.steps.to_string()),
         ];
+        if self.task == TaskChoice::TextCustom && !self.text_left_out_of_link() {
+            pairs.push(("text", self.custom_text.clone()));
+        }
+        if !self.probe.is_empty() && self.probe.chars().count() <= PROBE_MAX_CHARS {
+            pairs.push(("probe", self.probe.clone()));
+        }
         pairs.iter().map(|(key, value)| format!("{key}={}", encode_component(value))).collect::<Vec<_>>().join("&")
+    }
+
+    /// Returns whether the own-text task is chosen but its text is too long
+    /// for a link (over [`LINK_TEXT_MAX_ENCODED`] bytes once encoded).
+    pub fn text_left_out_of_link(&self) -> bool {
+        self.task == TaskChoice::TextCustom && encode_component(&self.custom_text).len() > LINK_TEXT_MAX_ENCODED
     }
 
     /// Parses a query string (with or without the leading `?`) on top of
@@ -265,6 +301,19 @@ impl Settings {
             "text" => {
                 self.custom_text = value.to_string();
                 self.task = TaskChoice::TextCustom;
+            }
+            // The probe's tokens depend on the task's vocabulary, so only its
+            // length is checked here; the probe panel reports the rest.
+            "probe" => {
+                let chars = value.chars().count();
+                if chars > PROBE_MAX_CHARS {
+                    return Err(Rejection {
+                        field: key.to_string(),
+                        value: format!("{chars} characters"),
+                        allowed: format!("0 – {PROBE_MAX_CHARS} characters"),
+                    });
+                }
+                self.probe = value.to_string();
             }
             _ => {}
         }

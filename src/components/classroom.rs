@@ -20,6 +20,9 @@ pub struct ClassroomProps {
     pub link: AttrValue,
     /// Called with a group and whether it is now hidden.
     pub on_hide: Callback<(ControlGroup, bool)>,
+    /// The own-text task is chosen but its text is too long for the link.
+    #[prop_or_default]
+    pub text_left_out: bool,
 }
 
 /// Outcome of the last copy-button press.
@@ -71,6 +74,9 @@ pub fn classroom(props: &ClassroomProps) -> Html {
         CopyStatus::Selected => strings.link_select_manually,
     };
 
+    let text_note = props
+        .text_left_out
+        .then(|| html! { <p class="note" data-testid="link-text-left-out">{ strings.link_text_left_out }</p> });
     let hidden_note = (!props.state.hidden.is_empty())
         .then(|| html! { <p class="note" data-testid="classroom-hidden-note">{ strings.classroom_hidden_note }</p> });
 
@@ -84,6 +90,7 @@ pub fn classroom(props: &ClassroomProps) -> Html {
                 <button type="button" data-testid="copy-link" onclick={on_copy}>{ strings.copy_link }</button>
                 <span class="copy-status" role="status" data-testid="copy-status">{ status_text }</span>
             </div>
+            { text_note }
             { hidden_note }
             <details data-testid="classroom-details">
                 <summary>{ strings.classroom_heading }</summary>

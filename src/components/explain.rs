@@ -54,15 +54,21 @@ fn softmax_formula() -> Html {
                 <mo>{ "=" }</mo>
                 <mfrac>
                     <mrow>
-                        <mi>{ "exp" }</mi><mo>{ "(" }</mo>
-                        <msub><mi>{ "s" }</mi><mrow><mi>{ "i" }</mi><mi>{ "j" }</mi></mrow></msub>
-                        <mo>{ ")" }</mo>
+                        <mi>{ "exp" }</mi>
+                        <mrow>
+                            <mo>{ "(" }</mo>
+                            <msub><mi>{ "s" }</mi><mrow><mi>{ "i" }</mi><mi>{ "j" }</mi></mrow></msub>
+                            <mo>{ ")" }</mo>
+                        </mrow>
                     </mrow>
                     <mrow>
                         <munder><mo>{ "∑" }</mo><mrow><mi>{ "k" }</mi><mo>{ "≤" }</mo><mi>{ "i" }</mi></mrow></munder>
-                        <mi>{ "exp" }</mi><mo>{ "(" }</mo>
-                        <msub><mi>{ "s" }</mi><mrow><mi>{ "i" }</mi><mi>{ "k" }</mi></mrow></msub>
-                        <mo>{ ")" }</mo>
+                        <mi>{ "exp" }</mi>
+                        <mrow>
+                            <mo>{ "(" }</mo>
+                            <msub><mi>{ "s" }</mi><mrow><mi>{ "i" }</mi><mi>{ "k" }</mi></mrow></msub>
+                            <mo>{ ")" }</mo>
+                        </mrow>
                     </mrow>
                 </mfrac>
                 <mo>{ "," }</mo>
@@ -76,22 +82,32 @@ fn softmax_formula() -> Html {
     }
 }
 
-/// Y' = Y ⊙ σ(X W_θ), with σ(z) = 1 / (1 + e^(-z)).
+/// Y′ = Y ⊙ σ(X W_θ), with σ(z) = 1 / (1 + e^(-z)).
+///
+/// The prime follows Y as an operator, not as `<msup>`: the prime glyph is
+/// already raised, and Chromium 156 (as tested) raises it a second time
+/// inside `<msup>`. Each pair of parentheses has its own `<mrow>`,
+/// because stretchy parentheses grow to the height of their row, which
+/// otherwise includes the fraction.
 fn gate_formula() -> Html {
     html! {
         <math display="block" data-testid="formula-gate">
             <mrow>
-                <msup><mi>{ "Y" }</mi><mo>{ "′" }</mo></msup>
+                <mrow><mi>{ "Y" }</mi><mo lspace="0" rspace="0" data-testid="formula-prime">{ "′" }</mo></mrow>
                 <mo>{ "=" }</mo>
                 <mi>{ "Y" }</mi>
                 <mo>{ "⊙" }</mo>
-                <mi>{ "σ" }</mi><mo>{ "(" }</mo>
-                <mi>{ "X" }</mi>
-                <msub><mi>{ "W" }</mi><mi>{ "θ" }</mi></msub>
-                <mo>{ ")" }</mo>
+                <mi>{ "σ" }</mi>
+                <mrow>
+                    <mo>{ "(" }</mo>
+                    <mi>{ "X" }</mi>
+                    <msub><mi>{ "W" }</mi><mi>{ "θ" }</mi></msub>
+                    <mo>{ ")" }</mo>
+                </mrow>
                 <mo>{ "," }</mo>
                 <mspace width="2em" />
-                <mi>{ "σ" }</mi><mo>{ "(" }</mo><mi>{ "z" }</mi><mo>{ ")" }</mo>
+                <mi>{ "σ" }</mi>
+                <mrow><mo>{ "(" }</mo><mi>{ "z" }</mi><mo>{ ")" }</mo></mrow>
                 <mo>{ "=" }</mo>
                 <mfrac>
                     <mn>{ "1" }</mn>

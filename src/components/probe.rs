@@ -10,6 +10,7 @@ use super::use_strings;
 use crate::charts::{Heatmap, Matrix};
 use crate::i18n::Strings;
 use crate::probe::ProbeResult;
+use crate::settings::PROBE_MAX_CHARS;
 
 /// One run's column in the probe panel.
 #[derive(Clone, PartialEq)]
@@ -50,7 +51,8 @@ pub fn probe(props: &ProbeProps) -> Html {
             <p class="note">{ strings.probe_intro }</p>
             <label class="control">
                 <span>{ strings.probe_input_label }</span>
-                <input type="text" data-testid="probe-input" value={props.text.clone()} {oninput} />
+                <input type="text" data-testid="probe-input" value={props.text.clone()} {oninput}
+                    maxlength={PROBE_MAX_CHARS.to_string()} />
             </label>
             <p class="note">{ props.hint.clone() }</p>
             <button type="button" data-testid="probe-use-batch" onclick={on_use_batch}>{ strings.probe_use_batch }</button>

@@ -75,7 +75,11 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                 <p class="f-attn">{ "F-Attn " }<strong data-testid="f-attn">{ f_attn }</strong></p>
                 <p class="f-attn">{ strings.series_train_loss }{ " " }<strong data-testid="loss">{ loss }</strong></p>
                 <p class="speed" data-testid="speed">{ props.speed.clone() }</p>
-                <VariantKnobs variant={props.variant.clone()} on_change={props.on_variant.clone()} />
+                // The knobs change the variant as the select does, so they go
+                // wherever the select goes: an imported run cannot be retrained.
+                if !(props.hide_variant || props.imported) {
+                    <VariantKnobs variant={props.variant.clone()} on_change={props.on_variant.clone()} />
+                }
             </header>
             { failed }
             { attention_panel(props, strings) }
@@ -104,9 +108,9 @@ fn token_labels(snapshot: &Snapshot, labels: &[String]) -> Vec<String> {
 fn attention_panel(props: &RunPanelProps, strings: &Strings) -> Html {
     let Some(snapshot) = &props.snapshot else {
         if props.imported {
-            return html! { <p class="note">{ strings.imported_no_attention }</p> };
+            return html! { <section class="panel attention"><p class="note">{ strings.imported_no_attention }</p></section> };
         }
-        return html! { <p class="waiting">{ strings.waiting }</p> };
+        return html! { <section class="panel attention"><p class="waiting">{ strings.waiting }</p></section> };
     };
     let (layer, head) = props.zoom;
     let (layer, head) = if layer < snapshot.layers && head < snapshot.heads { (layer, head) } else { (0, 0) };
@@ -132,7 +136,7 @@ fn attention_panel(props: &RunPanelProps, strings: &Strings) -> Html {
     let axis_names = Some((AttrValue::from(strings.axis_query), AttrValue::from(strings.axis_key)));
 
     html! {
-        <section class="panel">
+        <section class="panel attention">
             <h4>{ strings.chart_attention }</h4>
             <div class={format!("cells heads-{}", snapshot.heads)} role="group" aria-label={strings.chart_attention}
                 data-testid="attention-grid" {onkeydown}>{ for cells }</div>
@@ -210,18 +214,22 @@ fn metric_charts(props: &RunPanelProps, strings: &Strings) -> Html {
 
     html! {
         <>
-            <section class="panel">
+            <section class="panel f-attn-chart">
                 <LineChart title={strings.chart_f_attn} x_label={x_label.clone()} series={f_attn} y_range={Some((0.0, 1.0))} testid="chart-f-attn" />
             </section>
-            <section class="panel">
+            // A run without a gate keeps the gate charts' row with a note, so
+            // that the charts below line up with the other run's.
+            <section class="panel gate-charts" data-testid="gate-charts">
                 { gate_panels(props, strings) }
+            </section>
+            <section class="panel gate-copy">
                 <LineChart title={strings.chart_gate_copy} x_label={x_label.clone()} series={gate_copy} testid="chart-gate-copy" />
                 <p class="note">{ strings.gate_copy_note }</p>
             </section>
-            <section class="panel">
+            <section class="panel m-act">
                 <LineChart title={strings.chart_m_act} x_label={x_label.clone()} series={m_act} testid="chart-m-act" />
             </section>
-            <section class="panel">
+            <section class="panel loss">
                 <LineChart title={strings.chart_loss} {x_label} series={loss} testid="chart-loss" />
             </section>
         </>

@@ -250,4 +250,6 @@ pub static EN: Strings = Strings {
     text_upload: "or upload a .txt file:",
     text_rejected: "The text was not used: {field} is {value}, and the allowed range is {allowed}.",
     text_summary: "Your text has {chars} characters; {unk} of them became UNK, because the vocabulary keeps only the {vocab} most frequent symbols (BOS and UNK included).",
+    link_text_left_out: "This link does not carry your own text, because the text is too long for a link. Send the text file along with the link; whoever opens the link can paste or upload it under “Train on your own text”.",
+    badge_no_adapter_title: "This browser has WebGPU, but it offered no GPU adapter, so both runs train on the CPU. Details: {error}",
 };

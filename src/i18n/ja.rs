@@ -249,4 +249,6 @@ pub static JA: Strings = Strings {
     text_upload: "または .txt ファイルを選ぶ:",
     text_rejected: "テキストは使いませんでした: {field} が {value} で、使える範囲は {allowed} です。",
     text_summary: "テキストは {chars} 文字で、そのうち {unk} 文字が UNK になりました。語彙は出現の多い記号 {vocab} 個（BOS と UNK を含む）までだからです。",
+    link_text_left_out: "自分のテキストはリンクに入れるには長すぎるため、このリンクには含まれていません。テキストのファイルもリンクと一緒に渡してください。リンクを開いた人は「自分のテキストで学習する」で貼り付けるか、ファイルを選べます。",
+    badge_no_adapter_title: "このブラウザには WebGPU がありますが、GPU アダプタを取得できなかったため、2 つの実行は CPU で学習します。詳細: {error}",
 };

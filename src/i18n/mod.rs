@@ -489,6 +489,11 @@ define_strings! {
     text_rejected,
     /// Characters of the own text and how many became UNK.
     text_summary,
+    /// Next to the copied link when the own text is too long to go into it.
+    link_text_left_out,
+    /// Badge tooltip when WebGPU offered no adapter; `{error}` is wgpu's
+    /// English message, kept as a detail.
+    badge_no_adapter_title,
 }
 
 /// A language that the page can be shown in.

@@ -11,12 +11,13 @@ use super::{Settings, TaskChoice};
 /// Query strings tried per test run.
 const CASES: usize = 12_000;
 
-/// Every key that `Settings::to_query` writes.
-const REAL_KEYS: [&str; 12] = ["a", "b", "seed", "layers", "heads", "width", "seq_len", "batch", "lr", "task", "spf", "steps"];
+/// Every key that `Settings::to_query` writes, the own text's `text` aside.
+const REAL_KEYS: [&str; 13] =
+    ["a", "b", "seed", "layers", "heads", "width", "seq_len", "batch", "lr", "task", "spf", "steps", "probe"];
 
 /// Fields that a rejection may name besides the URL keys: `text` is the
-/// user's own text, which stays out of links, so `task=text-custom` in a link
-/// without it is rejected under that name.
+/// user's own text, which a link carries only when short, so
+/// `task=text-custom` in a link without it is rejected under that name.
 const PAGE_ONLY_FIELDS: [&str; 1] = ["text"];
 
 /// Keys that the page does not use, spelled close to real ones or not at all.

@@ -1,4 +1,4 @@
-use super::{Rejection, Settings, TaskChoice};
+use super::{Rejection, Settings, TaskChoice, LINK_TEXT_MAX_ENCODED, PROBE_MAX_CHARS};
 
 fn custom_settings() -> Settings {
     Settings {
@@ -14,6 +14,7 @@ fn custom_settings() -> Settings {
         steps_per_frame: 7,
         steps: 2222,
         custom_text: String::new(),
+        probe: "猫 & a=b+c%\n".into(),
     }
 }
 
@@ -37,8 +38,7 @@ fn every_setting_round_trips() {
 
 #[test]
 fn each_task_round_trips() {
-    // The user's own text is too long for the address, so its task cannot
-    // come back from a link alone.
+    // The own-text task needs its text, which `short_text_round_trips` covers.
     for task in TaskChoice::ALL.into_iter().filter(|&task| task != TaskChoice::TextCustom) {
         let settings = Settings { task, ..Settings::lesson() };
         let (parsed, rejections) = Settings::from_query(&settings.to_query(), &Settings::lesson());
@@ -193,8 +193,80 @@ fn custom_text_is_checked_with_the_other_settings() {
         settings.run_config(0).task,
         gatelab_model::TaskConfig::Text { source: gatelab_model::TextSource::Custom(text), max_vocab: crate::settings::TEXT_VOCAB }
     );
-    // The address keeps the task but not the text, so a link falls back.
+    // 140 Japanese characters take 1,260 bytes once encoded, over the link's
+    // limit: the address keeps the task but not the text, so a link falls back.
+    assert!(settings.text_left_out_of_link());
     let (parsed, rejections) = Settings::from_query(&settings.to_query(), &Settings::lesson());
     assert_eq!(parsed.task, TaskChoice::BigramBackcopy);
     assert_eq!(rejections.len(), 1);
+}
+
+#[test]
+fn probe_round_trips() {
+    for probe in ["", "5 12 63", "ab ba", "猫 & a=b+c%\n", "%41", "+"] {
+        let settings = Settings { probe: probe.to_string(), ..Settings::lesson() };
+        let (parsed, rejections) = Settings::from_query(&settings.to_query(), &Settings::lesson());
+        assert_eq!(rejections, vec![], "probe {probe:?}");
+        assert_eq!(parsed.probe, probe);
+    }
+}
+
+#[test]
+fn empty_probe_stays_out_of_link() {
+    assert!(!Settings::lesson().to_query().contains("probe"));
+}
+
+#[test]
+fn long_probe_rejected_keeps_others() {
+    let long = "a".repeat(PROBE_MAX_CHARS + 1);
+    let (settings, rejections) = parse_one(&format!("layers=2&probe={long}&seed=9"));
+    assert_eq!(settings.probe, "");
+    assert_eq!(settings.layers, 2);
+    assert_eq!(settings.seed, 9);
+    assert_eq!(
+        rejections,
+        vec![Rejection {
+            field: "probe".into(),
+            value: format!("{} characters", PROBE_MAX_CHARS + 1),
+            allowed: format!("0 – {PROBE_MAX_CHARS} characters"),
+        }]
+    );
+    let (settings, rejections) = parse_one(&format!("probe={}", "a".repeat(PROBE_MAX_CHARS)));
+    assert_eq!(rejections, vec![]);
+    assert_eq!(settings.probe.len(), PROBE_MAX_CHARS);
+}
+
+#[test]
+fn short_text_round_trips() {
+    let mut settings = Settings::lesson();
+    let text = "The cat sat on the mat; the dog sat on the log. ".repeat(3);
+    settings.set("text", &text).expect("a text of 144 characters");
+    settings.probe = "the c".into();
+    assert!(!settings.text_left_out_of_link());
+    let (parsed, rejections) = Settings::from_query(&settings.to_query(), &Settings::lesson());
+    assert_eq!(rejections, vec![]);
+    assert_eq!(parsed, settings);
+}
+
+#[test]
+fn text_link_limit_boundary() {
+    // ASCII letters are not escaped, so the encoded size is the length.
+    let mut settings = Settings::lesson();
+    settings.set("text", &"a".repeat(LINK_TEXT_MAX_ENCODED)).unwrap();
+    assert!(!settings.text_left_out_of_link());
+    assert!(settings.to_query().contains("&text=aaa"));
+    settings.set("text", &"a".repeat(LINK_TEXT_MAX_ENCODED + 1)).unwrap();
+    assert!(settings.text_left_out_of_link());
+    assert!(!settings.to_query().contains("text="));
+    // A space is escaped as three bytes.
+    settings.set("text", &" ".repeat(LINK_TEXT_MAX_ENCODED / 3 + 1)).unwrap();
+    assert!(settings.text_left_out_of_link());
+}
+
+#[test]
+fn other_tasks_never_leave_text_out() {
+    let mut settings = Settings::lesson();
+    settings.set("text", &"a".repeat(5000)).unwrap();
+    settings.set("task", "copy").unwrap();
+    assert!(!settings.text_left_out_of_link());
 }

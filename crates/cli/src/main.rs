@@ -45,7 +45,8 @@ struct TrainArgs {
     /// softmax1, sink-logit, sigmoid-attn), optionally with knob values joined by '+', e.g. g3+headwise.
     #[arg(long, default_value = "g1")]
     variant: String,
-    /// Training steps.
+    /// Training steps to take. With --resume, these are steps after the checkpoint's step, not a
+    /// total: a checkpoint saved at step 1500 and resumed with --steps 500 stops at step 2000.
     #[arg(long, default_value_t = 1500)]
     steps: usize,
     /// Write the metric history as CSV here.

@@ -1,5 +1,6 @@
 //! Output formats: the comparison table, CSV rows and the JSON report.
 
+use gatelab_model::metrics_csv::{csv_header, csv_row};
 use gatelab_model::{Metrics, RunConfig};
 use serde::Serialize;
 
@@ -114,41 +115,9 @@ pub fn table(runs: &[RunReport]) -> String {
     out
 }
 
-/// Column names of the metrics CSV.
-pub const CSV_HEADER: &str = "variant,step,train_loss,val_loss,val_loss_copy,f_attn,sink_heads,null_mass,gate_mean,\
-gate_below_0_1,gate_active,gate_dormant,bos_value_norm,m_act,grad_norm,lr";
-
-fn csv_num(x: Option<f64>) -> String {
-    x.map_or(String::new(), |v| format!("{v}"))
-}
-
-/// Formats one CSV row of `m`, with empty cells where a metric does not apply.
-pub fn csv_row(variant: &str, m: &Metrics) -> String {
-    let gate = m.gate.as_ref();
-    [
-        variant.to_string(),
-        m.step.to_string(),
-        csv_num(m.train_loss),
-        csv_num(Some(m.val_loss)),
-        csv_num(m.val_loss_copy),
-        csv_num(Some(m.f_attn)),
-        csv_num(Some(m.sink_heads)),
-        csv_num(m.null_mass),
-        csv_num(gate.map(|g| g.mean)),
-        csv_num(gate.map(|g| g.below_0_1)),
-        csv_num(gate.and_then(|g| g.active_mean)),
-        csv_num(gate.and_then(|g| g.dormant_mean)),
-        csv_num(Some(m.bos_value_norm)),
-        csv_num(Some(m.m_act)),
-        csv_num(m.grad_norm),
-        csv_num(m.lr),
-    ]
-    .join(",")
-}
-
 /// Formats the whole CSV of several runs' histories.
 pub fn csv(runs: &[RunReport]) -> String {
-    let mut out = String::from(CSV_HEADER);
+    let mut out = csv_header();
     out.push('\n');
     for r in runs {
         for m in &r.history {

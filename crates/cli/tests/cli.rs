@@ -30,6 +30,9 @@ fn train_writes_csv_and_json() {
     assert!(out.status.success(), "{}", stderr(&out));
     let csv_text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = csv_text.lines().collect();
+    // The page's metrics download writes the same header; its test compares
+    // against the same shared list.
+    assert_eq!(lines[0], gatelab_model::metrics_csv::CSV_COLUMNS.join(","));
     assert!(lines[0].starts_with("variant,step,train_loss"));
     let steps: Vec<&str> = lines[1..].iter().map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(steps, vec!["0", "5", "10", "12"]);
@@ -131,6 +134,15 @@ fn save_resume_and_export() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("config.json"), "{}", stderr(&out));
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn train_help_says_steps_add_to_resume() {
+    // `save_resume_and_export` checks the behaviour: 5 steps, then 5 more.
+    let out = gatelab(&["train", "--help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("With --resume, these are steps after the checkpoint's step, not a total"), "{help}");
 }
 
 /// Largest relative difference allowed between a GPU and a CPU run's final

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod metrics_csv;
 pub mod model;
 pub mod ops;
 pub mod optim;

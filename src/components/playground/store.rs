@@ -108,7 +108,7 @@ impl Playground {
                 self.offer_file(index, "run.json", "application/json", export.to_json().as_bytes());
             }
             StoreMsg::ExportCsv(index) => {
-                let csv = export::history_csv(&self.runs[index].history);
+                let csv = export::history_csv(&self.settings.variants[index], &self.runs[index].history);
                 self.offer_file(index, "metrics.csv", "text/csv", csv.as_bytes());
             }
             StoreMsg::ExportMetrics(index) => {

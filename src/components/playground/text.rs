@@ -103,7 +103,7 @@ impl Playground {
             <details class="own-text">
                 <summary>{ strings.text_heading }</summary>
                 <p class="note">{ limit }</p>
-                <textarea data-testid="text-input" rows="4" value={self.text.draft.clone()} {oninput}
+                <textarea data-testid="text-input" rows="8" value={self.text.draft.clone()} {oninput}
                     aria-label={strings.text_heading} />
                 <p>
                     <button type="button" data-testid="use-text" onclick={link.callback(|_| TextMsg::Use)}>{ strings.text_use }</button>
