@@ -20,6 +20,7 @@ use crate::engine_error::InternalCause;
 use crate::settings::{ClassroomState, ControlGroup, Rejection, Settings, TaskChoice};
 use crate::speed;
 
+mod pace;
 mod store;
 mod text;
 use store::{Store, StoreMsg};
@@ -160,6 +161,7 @@ impl Component for Playground {
             None => Settings::lesson(),
         };
         let (settings, setting_rejections) = Settings::from_query(&query, &defaults);
+        let (setting_rejections, pending_text) = text::hold_own_text(&query, &defaults, setting_rejections);
         rejections.extend(setting_rejections);
         let from_url = query
             .trim_start_matches('?')
@@ -187,7 +189,7 @@ impl Component for Playground {
             gpu_recoveries: 0,
             pending_resume: Default::default(),
             store: Store::default(),
-            text: TextState::default(),
+            text: TextState::new(pending_text),
         };
         playground.start_store(ctx);
         playground
@@ -505,6 +507,10 @@ impl Playground {
         let Some(backend) = self.backend.clone() else {
             return;
         };
+        // The link's own text is still being read; `resolve_own_text` starts the runs.
+        if self.text.pending() {
+            return;
+        }
         self.generation += 1;
         self.store_restarted();
         for index in 0..2 {
@@ -689,6 +695,8 @@ impl Playground {
         let total = self.settings.steps;
         let per_frame = self.settings.steps_per_frame;
         let generation = self.generation;
+        let other = &self.runs[1 - index];
+        let other_step = (other.started && other.failed.is_none() && other.diverged.is_none()).then_some(other.step);
         let run = &mut self.runs[index];
         if run.busy || !run.started || run.failed.is_some() || run.diverged.is_some() || run.step >= total {
             return;
@@ -696,7 +704,10 @@ impl Playground {
         let Some(driver) = &run.driver else {
             return;
         };
-        let steps = per_frame.min(total - run.step);
+        let steps = pace::next_chunk(run.step, other_step, per_frame, total);
+        if steps == 0 {
+            return;
+        }
         run.busy = true;
         run.sent_at = now_ms();
         run.sent_steps = steps;
