@@ -220,7 +220,7 @@ pub static EN: Strings = Strings {
     diverged_loss: "loss",
     diverged_grad_norm: "gradient norm",
     device_lost_resumed: "The GPU stopped ({error}). A new GPU device took over, and training continues from step {step}, the last step copied from the GPU.",
-    restore_offer: "Runs saved in this browser on {time} are here, up to step {step}. Restore them?",
+    restore_offer: "Runs saved in this browser on {time} are here, at step {step}. Restore them?",
     restore_note: "Saving is paused until you choose, so the saved runs are not written over.",
     restore_button: "Restore",
     discard_button: "Discard",

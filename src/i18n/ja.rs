@@ -219,7 +219,7 @@ pub static JA: Strings = Strings {
     diverged_loss: "損失",
     diverged_grad_norm: "勾配ノルム",
     device_lost_resumed: "GPU が停止しました（{error}）。新しい GPU デバイスに切り替え、GPU から最後にコピーしたステップ {step} から学習を続けます。",
-    restore_offer: "{time} にこのブラウザに保存した学習があります（最大 {step} ステップ）。復元しますか？",
+    restore_offer: "{time} にこのブラウザに保存した学習があります（{step} ステップ目）。復元しますか？",
     restore_note: "選ぶまで保存は止めています。保存済みの学習を上書きしないためです。",
     restore_button: "復元する",
     discard_button: "破棄する",
