@@ -649,7 +649,7 @@ mod limit_tests {
     use gatelab_model::RunConfig;
 
     use super::check_limits;
-    use crate::error::GpuError;
+    use crate::error::{GpuError, RunPart};
     use crate::graph::Sizes;
 
     fn lesson_sizes(batch: usize) -> (RunConfig, Layout, Sizes) {
@@ -688,6 +688,15 @@ mod limit_tests {
         let text = error.to_string();
         assert!(text.contains("max_buffer_size is 4096"), "{text}");
         assert!(text.contains("the parameter buffer"), "{text}");
+        assert!(matches!(error, GpuError::TooLarge { part: RunPart::Parameters, .. }), "{error:?}");
+    }
+
+    #[test]
+    fn few_workgroups_name_matmul() {
+        let (config, layout, sizes) = lesson_sizes(64);
+        let limits = wgpu::Limits { max_compute_workgroups_per_dimension: 8, ..wgpu::Limits::defaults() };
+        let error = check_limits(&limits, &config, &layout, &sizes).unwrap_err();
+        assert!(matches!(error, GpuError::TooLarge { part: RunPart::MatmulRows, .. }), "{error:?}");
     }
 
     #[test]
