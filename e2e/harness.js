@@ -63,7 +63,7 @@ const CONTENT_TYPES = {
  */
 export async function startServer(dist = DIST_DIR) {
   // serveFile compares request paths with this folder, so it must be
-  // normalised: GATELAB_DIST=$PWD/../dist would otherwise answer 403.
+  // normalised: with GATELAB_DIST=$PWD/../dist it would return 403 for every file.
   const dir = path.resolve(dist);
   const index = path.join(dir, 'index.html');
   if (!(await isFile(index))) {
