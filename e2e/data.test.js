@@ -62,8 +62,8 @@ async function openTinyPage(page, origin) {
 
 /**
  * Plays until both runs passed STEPS_TO_SEE steps, pauses, and waits until
- * the runs stopped and the pause saved them. Returns the step counter (the
- * slower run) and the saved step (the faster run).
+ * the runs stopped and the pause saved them. Returns the step counter, which
+ * the saved step must equal.
  */
 async function trainAndPause(page) {
   await page.locator($('play')).click();
@@ -80,8 +80,31 @@ async function trainAndPause(page) {
   }
   const [step] = await readNumbers(page, $('step-counter'));
   const [saved] = await readNumbers(page, $('save-status'));
-  assert.ok(saved >= step, `saved step ${saved} is behind the step counter ${step}`);
+  assert.equal(saved, step, 'the saved step differs from the step counter');
   return { step, saved };
+}
+
+/** Exports runs A and B as JSON and returns each run's step and the step of its last metrics. */
+async function exportedSteps(page, dir) {
+  const steps = [];
+  for (const run of ['downloads-a', 'downloads-b']) {
+    const file = await download(page, page.locator($(run)).locator($('export-run')), dir);
+    const json = JSON.parse(await readFile(file.path, 'utf8'));
+    steps.push({ step: json.step, lastMetrics: json.history.at(-1).step });
+  }
+  return steps;
+}
+
+/** Records the text of every settings rejection that the page shows, from the first render on. */
+async function recordRejections(page) {
+  await page.addInitScript(() => {
+    window.gatelabRejections = [];
+    new MutationObserver(() => {
+      for (const node of document.querySelectorAll('[data-testid="url-error"], [data-testid="text-missing"]')) {
+        if (!window.gatelabRejections.includes(node.textContent)) window.gatelabRejections.push(node.textContent);
+      }
+    }).observe(document, { childList: true, subtree: true });
+  });
 }
 
 /** Clicks `locator` and returns the download it starts, saved under `dir`. */
@@ -125,6 +148,9 @@ for (const profile of ['cpu', 'webgpu']) {
         const { step, saved } = await trainAndPause(page);
         const fAttn = await page.locator($('f-attn')).allInnerTexts();
         const loss = await page.locator($('loss')).allInnerTexts();
+        // Paused runs meet at one step, the step that the counter shows.
+        const steps = await exportedSteps(page, scratch);
+        assert.deepEqual(steps.map((run) => run.step), [step, step], 'the paused runs are at different steps');
 
         await page.reload({ timeout: LOAD_TIMEOUT_MS });
         const banner = page.locator($('restore-banner'));
@@ -143,6 +169,7 @@ for (const profile of ['cpu', 'webgpu']) {
         assert.deepEqual(await page.locator($('f-attn')).allInnerTexts(), fAttn, 'restored F-Attn differs');
         assert.deepEqual(await page.locator($('loss')).allInnerTexts(), loss, 'restored loss differs');
         assert.equal(await banner.count(), 0, 'the banner stays after restoring');
+        assert.deepEqual(await exportedSteps(page, scratch), steps, 'restored steps or histories differ');
 
         // The restored runs train on from the saved step.
         await page.locator($('play')).click();
@@ -159,6 +186,37 @@ for (const profile of ['cpu', 'webgpu']) {
         await page.locator($('play')).waitFor({ timeout: LOAD_TIMEOUT_MS });
         await page.waitForTimeout(2000);
         assert.equal(await banner.count(), 0, 'a discarded session is offered again');
+      });
+    });
+
+    test('a reload of an own-text run shows no rejection', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      await withPage(t, browser, profile, async (page) => {
+        await recordRejections(page);
+        await openTinyPage(page, server.origin);
+        await page.locator('details.own-text > summary').click();
+        const text = 'The cat sat on the mat, and the dog sat on the log by the door. '.repeat(3);
+        await page.locator($('text-input')).fill(text);
+        await page.locator($('use-text')).click();
+        await page.waitForFunction(() => location.search.includes('task=text-custom'));
+        const { step } = await trainAndPause(page);
+
+        // The link sets task=text-custom, but the text itself is only in IndexedDB.
+        await page.reload({ timeout: LOAD_TIMEOUT_MS });
+        const banner = page.locator($('restore-banner'));
+        await banner.waitFor({ timeout: LOAD_TIMEOUT_MS });
+        assert.equal(await page.locator('select[name="task"]').inputValue(), 'text-custom', 'the reload dropped the own-text task');
+        await page.locator(`${$('restore')}:not([disabled])`).click();
+        await page.locator($('restored-note')).waitFor();
+        await waitForNumbers(page, $('step-counter'), (s) => s === step, `the restored step ${step}`);
+        assert.equal(await page.locator('select[name="task"]').inputValue(), 'text-custom');
+        // The own-text panel is closed after the reload, so its text is read without rendering.
+        assert.match(await page.locator($('text-summary')).textContent(), new RegExp(`\\b${text.length}\\b`));
+        assert.deepEqual(await page.evaluate(() => window.gatelabRejections), [], 'the page showed a rejection');
+
+        // The recorder does see a rejection: a link with an invalid width.
+        await page.goto(`${server.origin}/?width=33`, { timeout: LOAD_TIMEOUT_MS });
+        await page.locator($('url-error')).waitFor({ timeout: LOAD_TIMEOUT_MS });
+        assert.equal((await page.evaluate(() => window.gatelabRejections)).length, 1);
       });
     });
 

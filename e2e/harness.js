@@ -61,7 +61,10 @@ const CONTENT_TYPES = {
  * Starts a server for `dir` on a free port of 127.0.0.1, at every path of
  * BASE_PATHS. Returns `{ origin, close }`.
  */
-export async function startServer(dir = DIST_DIR) {
+export async function startServer(dist = DIST_DIR) {
+  // serveFile compares request paths with this folder, so it must be
+  // normalised: with GATELAB_DIST=$PWD/../dist it would return 403 for every file.
+  const dir = path.resolve(dist);
   const index = path.join(dir, 'index.html');
   if (!(await isFile(index))) {
     throw new Error(`${index} not found; build the page with \`cargo xtask e2e\` or \`trunk build --release\``);

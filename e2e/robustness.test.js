@@ -149,6 +149,13 @@ describe('cpu profile, test-hook build', () => {
       await notice.waitFor({ timeout: WAIT_TIMEOUT_MS });
       assert.match(await notice.innerText(), /Run B stopped: .*test hook: worker panic requested/);
       assert.equal(await page.locator(SELECTORS.fatalError).count(), 0, 'a worker panic must not stop the page');
+      // In Japanese the notice is translated, and the panic message stays as it was.
+      await page.locator('.language-switch button[lang="ja"]').click();
+      const japanese = page.locator('[role="alert"]', { hasText: '内部エラー' });
+      await japanese.waitFor({ timeout: WAIT_TIMEOUT_MS });
+      const text = await japanese.innerText();
+      assert.match(text, /が停止しました.*CPU エンジンが内部エラーで停止しました: test hook: worker panic requested/);
+      assert.doesNotMatch(text, /internal error|stopped/, 'English left in the Japanese notice');
       // After the panic, gloo-worker's state inside the dead worker stays
       // borrowed, so each later message to it logs "RefCell already borrowed"
       // until the page replaces the worker.

@@ -11,7 +11,7 @@ use yew::Callback;
 
 use crate::device_loss::GpuCheckpoint;
 use crate::export::WireCheckpoint;
-use crate::protocol::{JsonCodec, Reply, Request};
+use crate::protocol::{EngineError, JsonCodec, Reply, Request};
 use crate::worker::Trainer;
 
 /// Loader of the worker bin that Trunk builds from index.html
@@ -28,8 +28,8 @@ pub enum CpuReason {
     NoWebGpu,
     /// `requestAdapter` found no adapter, with the error message.
     NoAdapter(String),
-    /// The GPU engine failed, with the error message.
-    Error(String),
+    /// The GPU engine failed.
+    Error(EngineError),
 }
 
 /// The engine that both runs use.
@@ -76,7 +76,7 @@ async fn detect_gpu() -> Backend {
             Backend::WebGpu { ctx, description, device_id }
         }
         Err(gatelab_gpu::GpuError::NoAdapter { reason, .. }) => Backend::Cpu(CpuReason::NoAdapter(reason)),
-        Err(error) => Backend::Cpu(CpuReason::Error(error.to_string())),
+        Err(error) => Backend::Cpu(CpuReason::Error(EngineError::from_gpu(&error, ""))),
     }
 }
 
@@ -160,13 +160,14 @@ impl GpuDriver {
         let mut run = match gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE) {
             Ok(run) => run,
             Err(error) => {
-                self.on_reply.emit(Reply::Failed { generation, message: error.to_string() });
+                self.on_reply.emit(failed(generation, &error, &self.ctx.adapter.name));
                 return;
             }
         };
         let tensors = |data: &Vec<f32>| gatelab_model::params::Tensors { data: data.clone() };
         if checkpoint.params.len() != run.layout.total {
-            self.on_reply.emit(Reply::Failed { generation, message: "the saved parameters do not fit the run".into() });
+            let error = EngineError::SavedSize { expected: run.layout.total, found: checkpoint.params.len() };
+            self.on_reply.emit(Reply::Failed { generation, error });
             return;
         }
         run.write_params(&tensors(&checkpoint.params));
@@ -194,11 +195,24 @@ impl GpuDriver {
             Request::Restore { generation, checkpoint } => {
                 let run = match checkpoint.decode() {
                     Ok(files) => gatelab_gpu::GpuRun::from_checkpoint(&self.ctx, &files, &Limits::PAGE)
-                        .map_err(|error| start_error(generation, error)),
-                    Err(message) => Err(Reply::Failed { generation, message }),
+                        .map_err(|error| self.start_error(generation, error)),
+                    Err(detail) => Err(Reply::Failed { generation, error: EngineError::SavedUnreadable { detail } }),
                 };
                 self.begin(generation, run)
             }
+        }
+    }
+
+    /// Returns the reply to a run that the GPU engine could not build. Sizes
+    /// beyond the device's limits and invalid settings are found before any
+    /// buffer is made. They are a problem of the settings, not of the GPU, so
+    /// they are `Rejected`.
+    fn start_error(&self, generation: u32, error: gatelab_gpu::GpuError) -> Reply {
+        match error {
+            gatelab_gpu::GpuError::TooLarge { .. } | gatelab_gpu::GpuError::Config(_) => {
+                Reply::Rejected { generation, error: EngineError::from_gpu(&error, &self.ctx.adapter.name) }
+            }
+            other => failed(generation, &other, &self.ctx.adapter.name),
         }
     }
 
@@ -216,13 +230,14 @@ impl GpuDriver {
         let cell = self.run.clone();
         let current = self.generation.clone();
         let on_reply = self.on_reply.clone();
+        let adapter = self.ctx.adapter.name.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let reply = match run.read_params().await {
                 Ok(params) => {
                     let result = crate::probe::run_probe(&run.config.model, &run.layout, &params, &tokens);
                     Reply::Probed { generation, result }
                 }
-                Err(error) => Reply::Failed { generation, message: error.to_string() },
+                Err(error) => failed(generation, &error, &adapter),
             };
             if *current.borrow() == generation {
                 *cell.borrow_mut() = Some(run);
@@ -232,7 +247,7 @@ impl GpuDriver {
     }
 
     fn start(&self, generation: u32, config: RunConfig) {
-        let run = gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE).map_err(|error| start_error(generation, error));
+        let run = gatelab_gpu::GpuRun::new(&self.ctx, config, &Limits::PAGE).map_err(|error| self.start_error(generation, error));
         self.begin(generation, run);
     }
 
@@ -251,11 +266,12 @@ impl GpuDriver {
         let cell = self.run.clone();
         let current = self.generation.clone();
         let on_reply = self.on_reply.clone();
+        let adapter = self.ctx.adapter.name.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let labels = run.task.labels();
             let reply = match run.evaluate().await {
                 Ok((metrics, snapshot)) => Reply::Started { generation, labels, metrics, snapshot },
-                Err(error) => Reply::Failed { generation, message: error.to_string() },
+                Err(error) => failed(generation, &error, &adapter),
             };
             if *current.borrow() == generation {
                 *cell.borrow_mut() = Some(run);
@@ -276,10 +292,11 @@ impl GpuDriver {
         let cell = self.run.clone();
         let current = self.generation.clone();
         let on_reply = self.on_reply.clone();
+        let adapter = self.ctx.adapter.name.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let reply = match run.to_checkpoint(Vec::new()).await {
                 Ok(files) => Reply::Saved { generation, checkpoint: WireCheckpoint::encode(&files) },
-                Err(error) => Reply::Failed { generation, message: error.to_string() },
+                Err(error) => failed(generation, &error, &adapter),
             };
             if *current.borrow() == generation {
                 *cell.borrow_mut() = Some(run);
@@ -301,15 +318,16 @@ impl GpuDriver {
         let current = self.generation.clone();
         let on_reply = self.on_reply.clone();
         let checkpoint_cell = self.checkpoint.clone();
+        let adapter = self.ctx.adapter.name.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let mut reply = match train_chunk(&mut run, generation, steps).await {
                 Ok(reply) => reply,
-                Err(error) => Reply::Failed { generation, message: error.to_string() },
+                Err(error) => failed(generation, &error, &adapter),
             };
             if matches!(&reply, Reply::Trained { metrics, .. } if !metrics.is_empty()) {
                 match copy_to_cpu(&run).await {
                     Ok(checkpoint) => *checkpoint_cell.borrow_mut() = Some(checkpoint),
-                    Err(error) => reply = Reply::Failed { generation, message: error.to_string() },
+                    Err(error) => reply = failed(generation, &error, &adapter),
                 }
             }
             if *current.borrow() == generation {
@@ -390,15 +408,7 @@ fn divergence(
     })
 }
 
-/// Returns the reply to a run that the GPU engine could not build. Sizes
-/// beyond the device's limits and invalid settings are found before any buffer
-/// is made. They are a problem of the settings, not of the GPU, so they are
-/// `Rejected`.
-fn start_error(generation: u32, error: gatelab_gpu::GpuError) -> Reply {
-    match error {
-        gatelab_gpu::GpuError::TooLarge { .. } | gatelab_gpu::GpuError::Config(_) => {
-            Reply::Rejected { generation, message: error.to_string() }
-        }
-        other => Reply::Failed { generation, message: other.to_string() },
-    }
+/// Returns the reply to a run that the GPU engine could not go on with.
+fn failed(generation: u32, error: &gatelab_gpu::GpuError, adapter: &str) -> Reply {
+    Reply::Failed { generation, error: EngineError::from_gpu(error, adapter) }
 }

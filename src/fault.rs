@@ -13,7 +13,8 @@ use std::panic::PanicHookInfo;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::i18n::Lang;
-use crate::protocol::Reply;
+use crate::protocol::{EngineError, Reply};
+use crate::engine_error::InternalCause;
 
 /// Id of the error view's root element, also used to show it only once.
 pub const FATAL_VIEW_ID: &str = "fatal-error";
@@ -133,7 +134,7 @@ pub fn install_worker_hook() {
         let Some((handler_id, generation)) = CURRENT_REQUEST.with(Cell::get) else {
             return;
         };
-        let reply = Reply::Failed { generation, message: format!("the CPU engine stopped with an internal error: {detail}") };
+        let reply = Reply::Failed { generation, error: EngineError::internal(InternalCause::WorkerPanic, &detail) };
         let Ok(message) = worker_output_json(handler_id, &reply) else {
             return;
         };
@@ -174,13 +175,15 @@ mod tests {
 
     #[test]
     fn worker_output_matches_gloo() {
-        let reply = Reply::Failed { generation: 7, message: "boom".into() };
+        let error = EngineError::internal(InternalCause::WorkerPanic, "boom (at src/worker.rs:1)");
+        let reply = Reply::Failed { generation: 7, error: error.clone() };
         let json = worker_output_json(3, &reply).unwrap();
-        let FromWorker::ProcessOutput(id, Reply::Failed { generation, message }) = serde_json::from_str(&json).unwrap() else {
+        let FromWorker::ProcessOutput(id, Reply::Failed { generation, error: decoded }) = serde_json::from_str(&json).unwrap()
+        else {
             panic!("decoded the wrong variant from {json}");
         };
         assert_eq!(id, 3);
         assert_eq!(generation, 7);
-        assert_eq!(message, "boom");
+        assert_eq!(decoded, error);
     }
 }

@@ -8,6 +8,7 @@ pub mod components;
 pub mod device_loss;
 pub mod download;
 pub mod engine;
+pub mod engine_error;
 pub mod export;
 pub mod fault;
 pub mod i18n;

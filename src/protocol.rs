@@ -5,6 +5,7 @@ use gatelab_model::{Metrics, RunConfig, Snapshot};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
+pub use crate::engine_error::EngineError;
 use crate::export::WireCheckpoint;
 use crate::probe::ProbeResult;
 
@@ -51,8 +52,8 @@ pub enum Reply {
     Probed { generation: u32, result: ProbeResult },
     /// The checkpoint asked for by `Save`.
     Saved { generation: u32, checkpoint: WireCheckpoint },
-    /// The run cannot go on, with the engine's error message.
-    Failed { generation: u32, message: String },
+    /// The run cannot go on.
+    Failed { generation: u32, error: EngineError },
     /// The loss or the gradient norm of step `step` was not finite. The
     /// run's parameters are those from before that step, and `metrics` contains
     /// the metrics recorded earlier in the chunk.
@@ -68,7 +69,7 @@ pub enum Reply {
     },
     /// The settings exceed a limit of this engine (for example a GPU buffer
     /// limit), found before any work started. The engine itself still works.
-    Rejected { generation: u32, message: String },
+    Rejected { generation: u32, error: EngineError },
 }
 
 impl Reply {

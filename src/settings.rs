@@ -346,7 +346,7 @@ impl Settings {
 
 /// A setting from the URL that was not used: the field, the text given, and
 /// what the field allows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejection {
     /// The URL key, for example `width`.
     pub field: String,
@@ -361,7 +361,7 @@ impl Rejection {
 
     /// Converts a validator error. `field` and `value` name the setting for
     /// errors that do not carry them (an unknown variant).
-    fn from_config_error(error: &ConfigError, field: &str, value: &str) -> Rejection {
+    pub(crate) fn from_config_error(error: &ConfigError, field: &str, value: &str) -> Rejection {
         match error {
             ConfigError::OutOfRange { field, value, min, max } => Rejection::range(url_key(field), value, min, max),
             ConfigError::NotOneOf { field, value, allowed } => {

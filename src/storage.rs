@@ -45,9 +45,18 @@ pub struct SavedRun {
 }
 
 impl SavedSession {
-    /// Returns the step of the furthest run.
+    /// Returns the step that the page's step counter shows once the session
+    /// is restored: that of the saved run furthest behind. The page keeps
+    /// both runs at one step when paused, but while training each run is
+    /// saved on its own, so their steps may differ.
     pub fn step(&self) -> usize {
-        self.runs.iter().flatten().map(|run| run.step).max().unwrap_or(0)
+        self.runs.iter().flatten().map(|run| run.step).min().unwrap_or(0)
+    }
+
+    /// Returns whether any saved run has trained, so that the session is
+    /// worth offering.
+    pub fn trained(&self) -> bool {
+        self.runs.iter().flatten().any(|run| run.step > 0)
     }
 }
 
@@ -128,4 +137,33 @@ pub async fn discard() -> Result<(), String> {
     finish(&store.delete(&KEY.into()).map_err(error_text)?).await?;
     database.close();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(step: usize) -> SavedRun {
+        let checkpoint = WireCheckpoint { config_json: String::new(), model: String::new(), optimizer: String::new() };
+        SavedRun { step, history: Vec::new(), checkpoint }
+    }
+
+    fn session(runs: Vec<Option<SavedRun>>) -> SavedSession {
+        SavedSession { version: SESSION_VERSION, saved_at: 0.0, query: String::new(), runs, custom_text: String::new() }
+    }
+
+    #[test]
+    fn session_step_is_slower_run() {
+        assert_eq!(session(vec![Some(run(25)), Some(run(20))]).step(), 20);
+        assert_eq!(session(vec![Some(run(20)), Some(run(25))]).step(), 20);
+        assert_eq!(session(vec![None, Some(run(25))]).step(), 25);
+        assert_eq!(session(vec![None, None]).step(), 0);
+    }
+
+    #[test]
+    fn session_trained_needs_a_step() {
+        assert!(session(vec![Some(run(0)), Some(run(5))]).trained());
+        assert!(!session(vec![Some(run(0)), None]).trained());
+        assert!(!session(vec![]).trained());
+    }
 }

@@ -6,7 +6,7 @@ use gloo::worker::{HandlerId, Worker, WorkerScope};
 
 use crate::probe::run_probe;
 use crate::export::WireCheckpoint;
-use crate::protocol::{Reply, Request};
+use crate::protocol::{EngineError, Reply, Request};
 
 /// Trains one run inside a Web Worker.
 pub struct Trainer {
@@ -60,7 +60,7 @@ impl Trainer {
             Ok(run) => run,
             Err(error) => {
                 self.run = None;
-                return Some(Reply::Failed { generation, message: error.to_string() });
+                return Some(Reply::Failed { generation, error: EngineError::from(&error) });
             }
         };
         let (metrics, snapshot) = run.evaluate();
@@ -109,10 +109,11 @@ impl Trainer {
         self.run = None;
         let run = checkpoint
             .decode()
-            .and_then(|files| Run::<f32>::from_checkpoint(&files, &Limits::PAGE).map_err(|error| error.to_string()));
+            .map_err(|detail| EngineError::SavedUnreadable { detail })
+            .and_then(|files| Run::<f32>::from_checkpoint(&files, &Limits::PAGE).map_err(|error| EngineError::from(&error)));
         let run = match run {
             Ok(run) => run,
-            Err(message) => return Some(Reply::Failed { generation, message }),
+            Err(error) => return Some(Reply::Failed { generation, error }),
         };
         let (metrics, snapshot) = run.evaluate();
         let labels = run.task.labels();
@@ -136,7 +137,9 @@ impl Trainer {
                     let value = value.to_string();
                     return Some(Reply::Diverged { generation, step, what: what.to_string(), value, lr, metrics });
                 }
-                Err(error) => return Some(Reply::Failed { generation, message: error.to_string() }),
+                Err(TrainError::Config(error)) => {
+                    return Some(Reply::Failed { generation, error: EngineError::from(&error) });
+                }
             }
             if run.metrics_due() {
                 let (measured, snap) = run.evaluate();

@@ -15,10 +15,12 @@ use crate::device_loss::{self, DeviceLost, GpuCheckpoint};
 use crate::engine::{detect_backend, Backend, CpuReason, Driver};
 use crate::i18n::{Lang, Strings};
 use crate::probe::{format_probe, parse_probe, ProbeError, ProbeInput, ProbeResult};
-use crate::protocol::{Reply, Request};
+use crate::protocol::{EngineError, Reply, Request};
+use crate::engine_error::InternalCause;
 use crate::settings::{ClassroomState, ControlGroup, Rejection, Settings, TaskChoice};
 use crate::speed;
 
+mod pace;
 mod store;
 mod text;
 use store::{Store, StoreMsg};
@@ -49,7 +51,7 @@ struct RunState {
     started: bool,
     /// A request is in flight.
     busy: bool,
-    failed: Option<String>,
+    failed: Option<EngineError>,
     /// Set when a step's loss or gradient norm was not finite.
     diverged: Option<Divergence>,
     /// When the request in flight was sent (ms) and how many steps it asked for.
@@ -92,8 +94,8 @@ pub enum Msg {
     ProbeFromBatch,
     /// A GPU device was lost (or a GPU run failed).
     DeviceLost(DeviceLost),
-    /// The backend found after a lost device, with the loss's message.
-    DeviceReplaced(String, Backend),
+    /// The backend found after a lost device, with the loss's error.
+    DeviceReplaced(EngineError, Backend),
     #[cfg(feature = "test-hooks")]
     TestHook(crate::test_hooks::HookRequest),
     Store(StoreMsg),
@@ -107,7 +109,7 @@ const MAX_GPU_RECOVERIES: u32 = 2;
 
 /// A new GPU device took over from `step` after the error `error`.
 struct DeviceNotice {
-    error: String,
+    error: EngineError,
     step: usize,
 }
 
@@ -128,7 +130,7 @@ pub struct Playground {
     probe_tokens: Option<Vec<u32>>,
     probe_error: Option<ProbeError>,
     backend: Option<Backend>,
-    gpu_failure: Option<String>,
+    gpu_failure: Option<EngineError>,
     playing: bool,
     generation: u32,
     runs: [RunState; 2],
@@ -158,6 +160,7 @@ impl Component for Playground {
             None => Settings::lesson(),
         };
         let (settings, setting_rejections) = Settings::from_query(&query, &defaults);
+        let (setting_rejections, pending_text) = text::hold_own_text(&query, &defaults, setting_rejections);
         rejections.extend(setting_rejections);
         let from_url = query
             .trim_start_matches('?')
@@ -184,7 +187,7 @@ impl Component for Playground {
             gpu_recoveries: 0,
             pending_resume: Default::default(),
             store: Store::default(),
-            text: TextState::default(),
+            text: TextState::new(pending_text),
         };
         playground.start_store(ctx);
         playground
@@ -255,7 +258,7 @@ impl Component for Playground {
             }
             Msg::DeviceLost(lost) => {
                 if matches!(self.backend, Some(Backend::WebGpu { device_id, .. }) if device_id == lost.device_id) {
-                    self.recover_gpu(ctx, lost.message);
+                    self.recover_gpu(ctx, EngineError::internal(InternalCause::DeviceLost, lost.message));
                 }
             }
             Msg::DeviceReplaced(error, backend) => self.resume_gpu(ctx, error, backend),
@@ -296,12 +299,12 @@ impl Component for Playground {
             html! { <p class="notice error" role="alert" data-testid="url-error">{ text }</p> }
         });
         let device_notice = self.device_notice.as_ref().map(|notice| {
-            let text =
-                strings.device_lost_resumed.replace("{error}", &notice.error).replace("{step}", &notice.step.to_string());
+            let error = notice.error.render(strings);
+            let text = strings.device_lost_resumed.replace("{error}", &error).replace("{step}", &notice.step.to_string());
             html! { <p class="notice" role="alert" data-testid="device-lost">{ text }</p> }
         });
         let gpu_notice = self.gpu_failure.as_ref().map(|error| {
-            html! { <p class="notice" role="alert">{ strings.gpu_failed.replace("{error}", error) }</p> }
+            html! { <p class="notice" role="alert">{ strings.gpu_failed.replace("{error}", &error.render(strings)) }</p> }
         });
         let cpu_note = match &self.backend {
             Some(Backend::Cpu(_)) if !self.from_url => html! { <p class="note">{ strings.cpu_lesson_note }</p> },
@@ -354,7 +357,7 @@ impl Component for Playground {
                     zoom={run.zoom}
                     {on_zoom}
                     {speed}
-                    failed={run.failed.clone()}
+                    failed={run.failed.as_ref().map(|error| error.render(strings))}
                     hide_variant={self.classroom.hides(ControlGroup::Variants)}
                 />
             }
@@ -404,7 +407,7 @@ impl Playground {
                         detail = strings.badge_no_adapter_title.replace("{error}", error);
                         strings.reason_no_adapter.to_string()
                     }
-                    CpuReason::Error(error) => strings.reason_error.replace("{error}", error),
+                    CpuReason::Error(error) => strings.reason_error.replace("{error}", &error.render(strings)),
                 };
                 ("badge cpu", strings.backend_cpu.replace("{reason}", &reason))
             }
@@ -503,6 +506,10 @@ impl Playground {
         let Some(backend) = self.backend.clone() else {
             return;
         };
+        // The link's own text is still being read; `resolve_own_text` starts the runs.
+        if self.text.pending() {
+            return;
+        }
         self.generation += 1;
         self.store_restarted();
         for index in 0..2 {
@@ -571,16 +578,16 @@ impl Playground {
             }
             // The settings exceed the engine's limits: the engine still
             // works, so the backend stays.
-            Reply::Rejected { message, .. } => run.failed = Some(message),
+            Reply::Rejected { error, .. } => run.failed = Some(error),
             Reply::Saved { checkpoint, .. } => self.store_saved(ctx, index, checkpoint),
-            Reply::Failed { message, .. } => {
+            Reply::Failed { error, .. } => {
                 if let Some(Backend::WebGpu { .. }) = self.backend {
                     // A lost device often shows first as a failed read-back,
                     // so every GPU error takes the same path as a loss.
-                    self.recover_gpu(ctx, message);
+                    self.recover_gpu(ctx, error);
                     return;
                 }
-                run.failed = Some(message);
+                run.failed = Some(error);
                 // A worker that panicked sends no more replies, so the next
                 // start gets a new one.
                 run.driver = None;
@@ -599,7 +606,7 @@ impl Playground {
     /// Drops the engines of a lost or failed GPU device and requests a new
     /// one; [`Playground::resume_gpu`] goes on when it arrives. Both runs
     /// keep their CPU copies meanwhile.
-    fn recover_gpu(&mut self, ctx: &Context<Self>, error: String) {
+    fn recover_gpu(&mut self, ctx: &Context<Self>, error: EngineError) {
         // A new generation drops every reply of the old engines.
         self.generation += 1;
         for index in 0..2 {
@@ -621,7 +628,7 @@ impl Playground {
 
     /// Resumes both runs on the new device from their CPU copies; a run
     /// without a copy, or whose settings changed meanwhile, starts again.
-    fn resume_gpu(&mut self, ctx: &Context<Self>, error: String, backend: Backend) {
+    fn resume_gpu(&mut self, ctx: &Context<Self>, error: EngineError, backend: Backend) {
         if !matches!(backend, Backend::WebGpu { .. }) {
             self.fall_back_to_cpu(ctx, error);
             return;
@@ -654,7 +661,7 @@ impl Playground {
     }
 
     /// Moves both runs to the CPU engine, from step 0.
-    fn fall_back_to_cpu(&mut self, ctx: &Context<Self>, error: String) {
+    fn fall_back_to_cpu(&mut self, ctx: &Context<Self>, error: EngineError) {
         self.pending_resume = Default::default();
         self.device_notice = None;
         self.gpu_failure = Some(error.clone());
@@ -687,6 +694,8 @@ impl Playground {
         let total = self.settings.steps;
         let per_frame = self.settings.steps_per_frame;
         let generation = self.generation;
+        let other = &self.runs[1 - index];
+        let other_step = (other.started && other.failed.is_none() && other.diverged.is_none()).then_some(other.step);
         let run = &mut self.runs[index];
         if run.busy || !run.started || run.failed.is_some() || run.diverged.is_some() || run.step >= total {
             return;
@@ -694,7 +703,10 @@ impl Playground {
         let Some(driver) = &run.driver else {
             return;
         };
-        let steps = per_frame.min(total - run.step);
+        let steps = pace::next_chunk(run.step, other_step, per_frame, total);
+        if steps == 0 {
+            return;
+        }
         run.busy = true;
         run.sent_at = now_ms();
         run.sent_steps = steps;

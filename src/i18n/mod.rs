@@ -426,7 +426,7 @@ define_strings! {
     diverged_loss,
     /// {what} of the divergence notice for the gradient norm.
     diverged_grad_norm,
-    /// Notice after the GPU device was lost and recreated; {error} and {step} are replaced.
+    /// Notice after the GPU device was lost or failed and was recreated; {error} and {step} are replaced.
     device_lost_resumed,
     // Saving, restoring, downloads and imports.
     /// Banner after a reload: a saved session exists.
@@ -494,6 +494,45 @@ define_strings! {
     /// Badge tooltip when WebGPU offered no adapter; `{error}` is wgpu's
     /// English message, kept as a detail.
     badge_no_adapter_title,
+    // Engine errors (`crate::engine_error::EngineError`), each the {error} of a notice.
+    /// The engine rejected the settings; {field}, {value} and {allowed} are replaced.
+    engine_config,
+    /// A part of the run exceeds a GPU limit; {part}, {needed}, {unit}, {allowed}, {limit} and {adapter} are replaced.
+    engine_gpu_limit,
+    /// {unit} of a GPU buffer limit.
+    unit_bytes,
+    /// {unit} of a GPU dispatch limit.
+    unit_workgroups,
+    /// {part}: the parameter buffer.
+    gpu_part_parameters,
+    /// {part}: the attention weights.
+    gpu_part_attention,
+    /// {part}: the MLP activations.
+    gpu_part_mlp,
+    /// {part}: the logits.
+    gpu_part_logits,
+    /// {part}: the workgroups of a matrix product.
+    gpu_part_matmul,
+    /// {part}: the workgroups of an elementwise pass.
+    gpu_part_elementwise,
+    /// A saved run whose parameter count does not match; {found} and {expected} are replaced.
+    engine_saved_size,
+    /// A saved run whose step and AdamW update count differ; {step} and {updates} are replaced.
+    engine_saved_steps,
+    /// A saved run that cannot be decoded; {detail} is the decoder's message.
+    engine_saved_unreadable,
+    /// The CPU engine panicked; {detail} is the panic message.
+    engine_worker_panic,
+    /// The GPU device was lost; {detail} is the browser's message.
+    engine_device_lost,
+    /// Reading data back from the GPU failed; {detail} is the GPU error.
+    engine_gpu_read_back,
+    /// Requesting a GPU device failed; {detail} is the GPU error.
+    engine_gpu_device,
+    /// Any other GPU engine error; {detail} is the error.
+    engine_gpu_failed,
+    /// The link chooses the user's own text, which this browser has not kept.
+    text_missing,
 }
 
 /// A language that the page can be shown in.

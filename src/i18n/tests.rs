@@ -56,6 +56,12 @@ const ALLOWED_LATIN_TERMS: &[&str] = &[
     "Ctrl+C",
     "⌘C",
     "Mac",
+    // Engine errors: tensor shapes and the MLP.
+    "(B, H, T, T)",
+    "(B × T, 4C)",
+    "(B × T, V)",
+    "B × T",
+    "MLP",
 ];
 
 /// Returns whether `c` is hiragana, katakana or a CJK ideograph.

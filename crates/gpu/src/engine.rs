@@ -22,7 +22,7 @@ use gatelab_model::{Limits, RunConfig, StepStats};
 use ndarray::{Array1, Array2, Array3, Array4};
 
 use crate::context::GpuContext;
-use crate::error::GpuError;
+use crate::error::{GpuError, RunPart};
 use crate::graph::{Activations, Model, Scratch, Shared, Sizes};
 use crate::kernels::{Pass, MAX_GROUPS_PER_DIMENSION, TILE};
 use crate::metrics::{self as gpu_metrics, MetricsPlan};
@@ -598,20 +598,21 @@ fn check_device_limits(ctx: &GpuContext, config: &RunConfig, layout: &Layout, s:
 pub fn check_limits(limits: &wgpu::Limits, config: &RunConfig, layout: &Layout, s: &Sizes) -> Result<(), GpuError> {
     let att_len = s.attention(config.model.variant.attn, 0).att_len();
     let largest = [
-        ("the parameter buffer", layout.total),
-        ("the attention weights (B, H, T, T)", att_len),
-        ("the MLP activations (B * T, 4C)", s.rows * s.mlp_width),
-        ("the logits (B * T, V)", s.rows * s.vocab),
+        ("the parameter buffer", RunPart::Parameters, layout.total),
+        ("the attention weights (B, H, T, T)", RunPart::AttentionWeights, att_len),
+        ("the MLP activations (B * T, 4C)", RunPart::MlpActivations, s.rows * s.mlp_width),
+        ("the logits (B * T, V)", RunPart::Logits, s.rows * s.vocab),
     ];
     let byte_limits = [
         ("max_buffer_size", limits.max_buffer_size),
         ("max_storage_buffer_binding_size", u64::from(limits.max_storage_buffer_binding_size)),
     ];
-    for (what, len) in largest {
+    for (what, part, len) in largest {
         let bytes = (len as u64) * 4;
         for (limit_name, limit) in byte_limits {
             if bytes > limit {
-                return Err(GpuError::TooLarge { what: format!("{what} ({bytes} bytes)"), limit_name, needed: bytes, limit });
+                let what = format!("{what} ({bytes} bytes)");
+                return Err(GpuError::TooLarge { what, part, limit_name, needed: bytes, limit });
             }
         }
     }
@@ -622,16 +623,18 @@ pub fn check_limits(limits: &wgpu::Limits, config: &RunConfig, layout: &Layout, 
     if tile_rows > u64::from(max_groups) {
         return Err(GpuError::TooLarge {
             what: format!("a matrix product over B * T = {} rows ({tile_rows} workgroups of {TILE} rows)", s.rows),
+            part: RunPart::MatmulRows,
             limit_name: "max_compute_workgroups_per_dimension",
             needed: tile_rows,
             limit: u64::from(max_groups),
         });
     }
-    let longest = largest.iter().map(|(_, len)| *len).max().unwrap_or(0);
+    let longest = largest.iter().map(|(_, _, len)| *len).max().unwrap_or(0);
     let flat_groups = crate::kernels::flat_groups(longest);
     if flat_groups[1] > max_groups {
         return Err(GpuError::TooLarge {
             what: format!("an elementwise pass over {longest} values"),
+            part: RunPart::ElementwisePass,
             limit_name: "max_compute_workgroups_per_dimension",
             needed: u64::from(flat_groups[1]),
             limit: u64::from(max_groups),
@@ -646,7 +649,7 @@ mod limit_tests {
     use gatelab_model::RunConfig;
 
     use super::check_limits;
-    use crate::error::GpuError;
+    use crate::error::{GpuError, RunPart};
     use crate::graph::Sizes;
 
     fn lesson_sizes(batch: usize) -> (RunConfig, Layout, Sizes) {
@@ -685,6 +688,15 @@ mod limit_tests {
         let text = error.to_string();
         assert!(text.contains("max_buffer_size is 4096"), "{text}");
         assert!(text.contains("the parameter buffer"), "{text}");
+        assert!(matches!(error, GpuError::TooLarge { part: RunPart::Parameters, .. }), "{error:?}");
+    }
+
+    #[test]
+    fn few_workgroups_name_matmul() {
+        let (config, layout, sizes) = lesson_sizes(64);
+        let limits = wgpu::Limits { max_compute_workgroups_per_dimension: 8, ..wgpu::Limits::defaults() };
+        let error = check_limits(&limits, &config, &layout, &sizes).unwrap_err();
+        assert!(matches!(error, GpuError::TooLarge { part: RunPart::MatmulRows, .. }), "{error:?}");
     }
 
     #[test]

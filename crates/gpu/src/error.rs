@@ -21,7 +21,7 @@ pub enum GpuError {
         "{what} needs {needed}, but this device's {limit_name} is {limit}; choose a smaller batch, sequence \
          length, width or number of heads"
     )]
-    TooLarge { what: String, limit_name: &'static str, needed: u64, limit: u64 },
+    TooLarge { what: String, part: RunPart, limit_name: &'static str, needed: u64, limit: u64 },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error("the checkpoint was taken after {step} steps but holds {adam_t} AdamW updates; the GPU engine needs them equal")]
@@ -36,4 +36,22 @@ pub enum GpuError {
     Busy { in_flight: usize },
     #[error("the batch has shape ({batch}, {seq_len}), but this run expects ({expected_batch}, {expected_seq_len})")]
     BatchShape { batch: usize, seq_len: usize, expected_batch: usize, expected_seq_len: usize },
+}
+
+/// The part of a run that a [`GpuError::TooLarge`] names, so that callers
+/// can describe it in their own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunPart {
+    /// The buffer of all parameters.
+    Parameters,
+    /// The attention weights, shape (B, H, T, T).
+    AttentionWeights,
+    /// The MLP activations, shape (B * T, 4C).
+    MlpActivations,
+    /// The logits, shape (B * T, V).
+    Logits,
+    /// The workgroups of a matrix product over B * T rows.
+    MatmulRows,
+    /// The workgroups of an elementwise pass over the largest buffer.
+    ElementwisePass,
 }

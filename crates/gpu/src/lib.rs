@@ -18,4 +18,4 @@ pub mod ops;
 
 pub use context::GpuContext;
 pub use engine::{check_limits, GpuRun, Which, MAX_IN_FLIGHT};
-pub use error::GpuError;
+pub use error::{GpuError, RunPart};

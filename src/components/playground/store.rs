@@ -78,10 +78,12 @@ impl Playground {
         match msg {
             StoreMsg::Loaded(result) => {
                 self.store.loaded = true;
+                let saved_text = result.as_ref().ok().and_then(Option::as_ref).map(|session| session.custom_text.clone());
                 match result {
-                    Ok(session) => self.store.offer = session.filter(|s| s.step() > 0),
+                    Ok(session) => self.store.offer = session.filter(SavedSession::trained),
                     Err(error) => self.store.error = Some(error),
                 }
+                self.resolve_own_text(ctx, saved_text.as_deref());
             }
             StoreMsg::Restore => self.restore(ctx),
             StoreMsg::Discard => {

@@ -10,7 +10,7 @@ use yew::prelude::*;
 use super::{Msg, Playground};
 use crate::download;
 use crate::i18n::Strings;
-use crate::settings::{Rejection, TaskChoice, TEXT_VOCAB};
+use crate::settings::{Rejection, Settings, TaskChoice, TEXT_VOCAB};
 
 pub enum TextMsg {
     Draft(String),
@@ -29,9 +29,67 @@ impl From<TextMsg> for Msg {
 pub struct TextState {
     draft: String,
     error: Option<String>,
+    /// The link's own-text task, waiting for the text from the saved session.
+    pending: Option<PendingText>,
+    /// The link chose the own-text task, but no saved text was found.
+    missing: bool,
 }
 
+/// A link that chooses the own-text task, parsed again once the saved
+/// session's text is read.
+pub struct PendingText {
+    query: String,
+    defaults: Settings,
+}
+
+impl TextState {
+    /// Returns the state of a page whose link may wait for its own text.
+    pub fn new(pending: Option<PendingText>) -> TextState {
+        TextState { pending, ..TextState::default() }
+    }
+
+    /// Returns whether the runs wait for the own text of the saved session.
+    pub fn pending(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
+/// Holds back the rejection of an empty own text when the link chooses the
+/// own-text task and carries no text. Links never carry the text, which is
+/// kept with the saved session in IndexedDB and read only after the page
+/// starts, so the empty text is "not loaded yet", not an error. Returns the
+/// other rejections and, in that case, the pending link.
+pub fn hold_own_text(query: &str, defaults: &Settings, rejections: Vec<Rejection>) -> (Vec<Rejection>, Option<PendingText>) {
+    let pairs: Vec<&str> = query.trim_start_matches('?').split('&').collect();
+    let chooses_own_text = pairs.contains(&"task=text-custom") && !pairs.iter().any(|pair| pair.starts_with("text="));
+    let (text, others): (Vec<Rejection>, Vec<Rejection>) =
+        rejections.into_iter().partition(|rejection| rejection.field == "text");
+    if !chooses_own_text || text.is_empty() || !defaults.custom_text.is_empty() {
+        return ([others, text].concat(), None);
+    }
+    (others, Some(PendingText { query: query.to_string(), defaults: defaults.clone() }))
+}
 impl Playground {
+    /// Settles a pending own-text link once the saved session was read.
+    /// With the session's text, the link's settings apply in full, else the
+    /// page shows the missing-text notice. Then the runs start.
+    pub(super) fn resolve_own_text(&mut self, ctx: &Context<Self>, saved_text: Option<&str>) {
+        let Some(pending) = self.text.pending.take() else {
+            return;
+        };
+        match saved_text.filter(|text| !text.is_empty()) {
+            Some(text) => {
+                let defaults = Settings { custom_text: text.to_string(), ..pending.defaults };
+                let (settings, rejections) = Settings::from_query(&pending.query, &defaults);
+                self.settings = settings;
+                self.rejections.extend(rejections);
+                self.text.draft = text.to_string();
+            }
+            None => self.text.missing = true,
+        }
+        self.restart(ctx, false);
+    }
+
     pub(super) fn text_update(&mut self, ctx: &Context<Self>, msg: TextMsg) {
         let strings = ctx.props().lang.strings();
         match msg {
@@ -68,6 +126,7 @@ impl Playground {
         match self.settings.set("text", text) {
             Ok(()) => {
                 self.text.error = None;
+                self.text.missing = false;
                 self.restart(ctx, false);
             }
             Err(rejection) => self.text.error = Some(rejected(strings, &rejection, file)),
@@ -99,7 +158,12 @@ impl Playground {
             html! { <p class="notice error" role="alert" data-testid="text-error">{ error.clone() }</p> }
         });
         let limit = strings.text_limit.replace("{max}", &Limits::PAGE.max_text_bytes.to_string());
+        let missing = self.text.missing.then(|| {
+            html! { <p class="notice error" role="alert" data-testid="text-missing">{ strings.text_missing }</p> }
+        });
         html! {
+            <>
+            { missing }
             <details class="own-text">
                 <summary>{ strings.text_heading }</summary>
                 <p class="note">{ limit }</p>
@@ -116,6 +180,7 @@ impl Playground {
                 { error }
                 { summary }
             </details>
+            </>
         }
     }
 }
@@ -129,5 +194,57 @@ fn rejected(strings: &Strings, rejection: &Rejection, file: Option<&str>) -> Str
     match file {
         Some(name) => format!("{name}: {text}"),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(query: &str) -> (Vec<Rejection>, Option<PendingText>) {
+        let defaults = Settings::lesson();
+        let (_, rejections) = Settings::from_query(query, &defaults);
+        hold_own_text(query, &defaults, rejections)
+    }
+
+    #[test]
+    fn own_text_link_waits() {
+        let (rejections, pending) = parse("?a=baseline&task=text-custom&width=32");
+        assert_eq!(rejections, Vec::new());
+        assert_eq!(pending.map(|p| p.query), Some("?a=baseline&task=text-custom&width=32".to_string()));
+    }
+
+    #[test]
+    fn other_rejections_stay() {
+        let (rejections, pending) = parse("task=text-custom&width=33");
+        assert!(pending.is_some());
+        assert_eq!(rejections.iter().map(|r| r.field.as_str()).collect::<Vec<_>>(), ["width"]);
+    }
+
+    #[test]
+    fn short_text_in_link_is_rejected() {
+        let (rejections, pending) = parse("task=text-custom&text=short");
+        assert!(pending.is_none());
+        assert_eq!(rejections.iter().map(|r| r.field.as_str()).collect::<Vec<_>>(), ["text"]);
+    }
+
+    #[test]
+    fn other_tasks_do_not_wait() {
+        let (rejections, pending) = parse("task=text-en");
+        assert!(pending.is_none());
+        assert!(rejections.is_empty());
+    }
+
+    #[test]
+    fn saved_text_passes_link() {
+        let query = "task=text-custom&seq_len=32";
+        let (_, pending) = parse(query);
+        let pending = pending.expect("the link waits for its text");
+        let text = "a text long enough for the validator, which wants 64 characters or more.";
+        let defaults = Settings { custom_text: text.to_string(), ..pending.defaults };
+        let (settings, rejections) = Settings::from_query(&pending.query, &defaults);
+        assert_eq!(rejections, Vec::new());
+        assert_eq!(settings.task, TaskChoice::TextCustom);
+        assert_eq!(settings.seq_len, 32);
     }
 }
