@@ -108,11 +108,14 @@ impl EngineError {
     /// `strings`, for the `{error}` of the page's notices.
     pub fn render(&self, strings: &Strings) -> String {
         match self {
-            EngineError::Config(rejection) => strings
-                .engine_config
-                .replace("{field}", &rejection.field)
-                .replace("{value}", &rejection.value)
-                .replace("{allowed}", &rejection.allowed),
+            EngineError::Config(rejection) => {
+                let (value, allowed) = rejection.localized(strings);
+                strings
+                    .engine_config
+                    .replace("{field}", &rejection.field)
+                    .replace("{value}", &value)
+                    .replace("{allowed}", &allowed)
+            }
             EngineError::GpuLimit { part, limit, needed, allowed, adapter } => {
                 let unit = match part {
                     GpuPart::MatmulRows | GpuPart::ElementwisePass => strings.unit_workgroups,

@@ -8,6 +8,7 @@
 use gatelab_model::{
     ConfigError, Limits, ModelConfig, RunConfig, TaskConfig, TextSource, TrainConfig, Variant, NAMED_VARIANTS,
 };
+use crate::i18n::Strings;
 
 mod classroom;
 
@@ -354,7 +355,25 @@ pub struct Rejection {
     pub allowed: String,
 }
 
+/// Lists the widths the page allows with `heads` heads: the multiples of 16
+/// and of 2 x heads up to the page's maximum. A list of numbers reads the
+/// same in every language, where a rule would need words.
+fn allowed_widths(heads: usize) -> String {
+    let step = (1..).map(|k| 16 * k).find(|width| width % (2 * heads.max(1)) == 0).expect("some multiple of 16 is a multiple of 2 x heads");
+    let widths: Vec<String> = (1..).map(|k| k * step).take_while(|width| *width <= Limits::PAGE.max_width).map(|width| width.to_string()).collect();
+    widths.join(", ")
+}
+
 impl Rejection {
+    /// Returns the value and the allowed range in the language of `strings`.
+    /// Only the unit words need it, because the rest are numbers and names
+    /// of settings: the validator writes "characters" and "bytes" after
+    /// text sizes.
+    pub fn localized(&self, strings: &Strings) -> (String, String) {
+        let localize = |text: &str| text.replace("characters", strings.unit_characters).replace("bytes", strings.unit_bytes);
+        (localize(&self.value), localize(&self.allowed))
+    }
+
     fn range(field: &str, value: &str, min: &str, max: &str) -> Rejection {
         Rejection { field: field.to_string(), value: value.to_string(), allowed: format!("{min} – {max}") }
     }
@@ -370,7 +389,7 @@ impl Rejection {
             ConfigError::WidthNotMultiple { width, heads } => Rejection {
                 field: "width".to_string(),
                 value: width.to_string(),
-                allowed: format!("16 – {} (× 16, × {})", Limits::PAGE.max_width, 2 * heads),
+                allowed: allowed_widths(*heads),
             },
             ConfigError::UnknownVariant { .. }
             | ConfigError::KnobSetTwice { .. }

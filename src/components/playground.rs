@@ -291,11 +291,12 @@ impl Component for Playground {
         let link = ctx.link();
 
         let notices = self.rejections.iter().map(|rejection| {
+            let (value, allowed) = rejection.localized(strings);
             let text = strings
                 .url_rejected
                 .replace("{field}", &rejection.field)
-                .replace("{value}", &rejection.value)
-                .replace("{allowed}", &rejection.allowed);
+                .replace("{value}", &value)
+                .replace("{allowed}", &allowed);
             html! { <p class="notice error" role="alert" data-testid="url-error">{ text }</p> }
         });
         let device_notice = self.device_notice.as_ref().map(|notice| {

@@ -503,6 +503,8 @@ define_strings! {
     unit_bytes,
     /// {unit} of a GPU dispatch limit.
     unit_workgroups,
+    /// Unit word after a character count in a rejected setting's value or range.
+    unit_characters,
     /// {part}: the parameter buffer.
     gpu_part_parameters,
     /// {part}: the attention weights.

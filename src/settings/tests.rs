@@ -1,3 +1,5 @@
+use crate::i18n::Lang;
+
 use super::{Rejection, Settings, TaskChoice, LINK_TEXT_MAX_ENCODED, PROBE_MAX_CHARS};
 
 fn custom_settings() -> Settings {
@@ -123,6 +125,20 @@ fn width_not_multiple_rejected() {
     assert_eq!(settings.width, 64);
     assert_eq!(rejections[0].field, "width");
     assert_eq!(rejections[0].value, "40");
+    assert_eq!(rejections[0].allowed, "16, 32, 48, 64, 80, 96, 112, 128");
+}
+
+#[test]
+fn text_rejection_units_localized() {
+    let mut settings = Settings::lesson();
+    let short = settings.set("text", "too short").expect_err("under 64 characters");
+
+    let (value, allowed) = short.localized(Lang::Ja.strings());
+    assert_eq!(value, "9 文字");
+    assert!(allowed.starts_with("64 文字"), "{allowed}");
+    assert!(allowed.ends_with("バイト"), "{allowed}");
+    let (value, _) = short.localized(Lang::En.strings());
+    assert_eq!(value, "9 characters");
 }
 
 #[test]

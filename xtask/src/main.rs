@@ -61,8 +61,14 @@ fn main() -> ExitCode {
 }
 
 /// Returns the workspace root, the parent folder of this crate.
+///
+/// `cargo run` sets `CARGO_MANIFEST_DIR` for the process too, and that value
+/// wins over the one compiled in: a target folder shared by two checkouts
+/// can hold an xtask binary built in the other checkout, whose compiled-in
+/// path would send every task there.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .expect("the xtask crate lies inside the workspace root")
         .to_path_buf()

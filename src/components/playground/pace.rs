@@ -59,7 +59,7 @@ mod tests {
             for pattern in 0u32..64 {
                 let mut steps = [0usize; 2];
                 let mut in_flight: [Option<usize>; 2] = [None, None];
-                let mut send = |steps: &[usize; 2], in_flight: &mut [Option<usize>; 2]| {
+                let send = |steps: &[usize; 2], in_flight: &mut [Option<usize>; 2]| {
                     for index in 0..2 {
                         if in_flight[index].is_none() {
                             let chunk = next_chunk(steps[index], Some(steps[1 - index]), per_frame, 1000);

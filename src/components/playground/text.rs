@@ -186,11 +186,12 @@ impl Playground {
 }
 
 fn rejected(strings: &Strings, rejection: &Rejection, file: Option<&str>) -> String {
+    let (value, allowed) = rejection.localized(strings);
     let text = strings
         .text_rejected
         .replace("{field}", &rejection.field)
-        .replace("{value}", &rejection.value)
-        .replace("{allowed}", &rejection.allowed);
+        .replace("{value}", &value)
+        .replace("{allowed}", &allowed);
     match file {
         Some(name) => format!("{name}: {text}"),
         None => text,
