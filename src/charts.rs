@@ -130,6 +130,11 @@ fn draw_lines(element: HtmlCanvasElement, _title: &str, x_label: &str, series: &
         let color = PALETTE[line.color % PALETTE.len()];
         let style = color.stroke_width(2);
         let finite: Vec<(f64, f64)> = line.points.iter().copied().filter(|(_, y)| y.is_finite()).collect();
+        // A series without data (a gate line of a run without a gate) gets
+        // no legend entry either.
+        if finite.is_empty() {
+            continue;
+        }
         let legend_style = style;
         let dashed = line.dashed;
         let legend = move |(x, y): (i32, i32)| -> DynElement<'static, MeasuredCanvas, (i32, i32)> {
@@ -147,7 +152,7 @@ fn draw_lines(element: HtmlCanvasElement, _title: &str, x_label: &str, series: &
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(legend_position(series, x_max, (y_min, y_max)))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font((FONT, 11))
@@ -436,9 +441,46 @@ fn draw_histogram(element: HtmlCanvasElement, _title: &str, x_label: &str, label
     Ok(())
 }
 
+/// Returns the right-hand corner (upper, middle or lower) where the legend
+/// covers the fewest points of the right third of the chart, where lines
+/// have usually settled. Upper wins ties.
+fn legend_position(series: &[Series], x_max: f64, (y_min, y_max): (f64, f64)) -> SeriesLabelPosition {
+    let mut counts = [0usize; 3];
+    let height = (y_max - y_min).max(f64::MIN_POSITIVE);
+    for &(x, y) in series.iter().flat_map(|line| line.points.iter()) {
+        if !y.is_finite() || x < x_max * 2.0 / 3.0 {
+            continue;
+        }
+        // Band 0 is the top third of the chart.
+        let band = ((y_max - y) / height * 3.0).floor().clamp(0.0, 2.0) as usize;
+        counts[band] += 1;
+    }
+    let positions = [SeriesLabelPosition::UpperRight, SeriesLabelPosition::MiddleRight, SeriesLabelPosition::LowerRight];
+    let best = (0..3).min_by_key(|&band| counts[band]).expect("three bands");
+    positions[best].clone()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::step_tick_label;
+    use super::{legend_position, step_tick_label, Series};
+    use plotters::prelude::SeriesLabelPosition;
+
+    fn flat_line(y: f64) -> Series {
+        Series { label: format!("{y}"), points: (0..=100).map(|step| (step as f64, y)).collect(), color: 0, dashed: false }
+    }
+
+    #[test]
+    fn legend_avoids_settled_lines() {
+        // A sink plateau near the top and a gated run near the bottom.
+        let position = legend_position(&[flat_line(0.9), flat_line(0.15)], 100.0, (0.0, 1.0));
+        assert!(matches!(position, SeriesLabelPosition::MiddleRight));
+
+        let position = legend_position(&[flat_line(0.1)], 100.0, (0.0, 1.0));
+        assert!(matches!(position, SeriesLabelPosition::UpperRight));
+
+        let position = legend_position(&[flat_line(0.9), flat_line(0.5)], 100.0, (0.0, 1.0));
+        assert!(matches!(position, SeriesLabelPosition::LowerRight));
+    }
 
     #[test]
     fn step_ticks_are_integers() {
