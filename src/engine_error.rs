@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::i18n::Strings;
 use crate::settings::Rejection;
 
-/// Why an engine cannot build a run or cannot go on with it.
+/// The reason an engine cannot build a run or cannot go on with it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum EngineError {
     /// The settings fail the model crate's validator.
@@ -26,8 +26,8 @@ pub enum EngineError {
     },
     /// A saved run has `found` parameters, but its settings make `expected`.
     SavedSize { expected: usize, found: usize },
-    /// A saved run was taken after `step` steps but holds `updates` AdamW
-    /// updates; the GPU engine needs them equal.
+    /// A saved run taken after `step` steps that contains `updates` AdamW
+    /// updates. The GPU engine needs the two counts equal.
     SavedSteps { step: usize, updates: u64 },
     /// A saved run cannot be decoded; `detail` is the decoder's message.
     SavedUnreadable { detail: String },
@@ -36,7 +36,9 @@ pub enum EngineError {
     Internal { cause: InternalCause, detail: String },
 }
 
-/// The part of a run that exceeds a GPU limit.
+/// The part of a run that exceeds a GPU limit: `gatelab_gpu::RunPart` on the
+/// wire. The GPU crate has no serde, so this copy carries it, and the
+/// exhaustive `From` below keeps the two lists in step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GpuPart {
     Parameters,
@@ -47,7 +49,7 @@ pub enum GpuPart {
     ElementwisePass,
 }
 
-/// What stopped an engine, for [`EngineError::Internal`].
+/// The cause that stopped an engine, for [`EngineError::Internal`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InternalCause {
     /// The CPU engine's Web Worker panicked.

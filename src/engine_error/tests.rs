@@ -42,8 +42,8 @@ fn cases() -> Vec<(EngineError, Vec<String>)> {
             allowed: 134_217_728,
             adapter: ADAPTER.into(),
         };
-        let shown = vec!["268435460".into(), "134217728".into(), "max_storage_buffer_binding_size".into(), ADAPTER.into()];
-        cases.push((error, shown));
+        let expected_parts = vec!["268435460".into(), "134217728".into(), "max_storage_buffer_binding_size".into(), ADAPTER.into()];
+        cases.push((error, expected_parts));
     }
     for cause in [
         InternalCause::WorkerPanic,
@@ -59,11 +59,11 @@ fn cases() -> Vec<(EngineError, Vec<String>)> {
 
 #[test]
 fn every_kind_renders_its_numbers() {
-    for (error, shown) in cases() {
+    for (error, expected_parts) in cases() {
         for strings in [&EN, &JA] {
             let text = error.render(strings);
             assert!(!text.contains('{'), "placeholder left in {text:?}");
-            for item in &shown {
+            for item in &expected_parts {
                 assert!(text.contains(item.as_str()), "{error:?} renders as {text:?}, without {item:?}");
             }
         }
@@ -74,12 +74,12 @@ fn every_kind_renders_its_numbers() {
 fn japanese_rendering_is_translated() {
     // Terms that the Japanese tables keep in Latin letters, longest first.
     let terms = ["(B, H, T, T)", "(B × T, 4C)", "(B × T, V)", "B × T", "AdamW", "GPU", "CPU", "MLP"];
-    for (error, shown) in cases() {
+    for (error, expected_parts) in cases() {
         let english = error.render(&EN);
         let japanese = error.render(&JA);
         assert_ne!(japanese, english, "{error:?} renders the same in both languages");
         let mut rest = japanese.clone();
-        for verbatim in shown.iter().map(String::as_str).chain(terms) {
+        for verbatim in expected_parts.iter().map(String::as_str).chain(terms) {
             rest = rest.replace(verbatim, " ");
         }
         let words: Vec<&str> = rest.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty()).collect();

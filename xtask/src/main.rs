@@ -63,8 +63,8 @@ fn main() -> ExitCode {
 /// Returns the workspace root, the parent folder of this crate.
 ///
 /// `cargo run` sets `CARGO_MANIFEST_DIR` for the process too, and that value
-/// wins over the one compiled in: a target folder shared by two checkouts
-/// can hold an xtask binary built in the other checkout, whose compiled-in
+/// wins over the one compiled in. A target folder shared by two checkouts
+/// can hold an xtask binary built in the other checkout, and its compiled-in
 /// path would send every task there.
 fn workspace_root() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);

@@ -170,16 +170,16 @@ fn short_metrics(m: &Metrics) -> String {
     format!("{train}val {:.3} F-Attn {:.3}{gate}", m.val_loss, m.f_attn)
 }
 
-/// Which metrics lines `train_with_bar` prints besides the bar.
+/// The metrics lines that `train_with_bar` prints besides the bar.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum MetricsLines {
     /// None (`--quiet`).
     None,
     /// Every metrics step.
     All,
-    /// Where no bar is drawn (the output is not a terminal), the first
-    /// metrics step after each tenth of the run, so a long run in a log
-    /// shows its progress; otherwise none.
+    /// The first metrics step after each tenth of the run, printed only
+    /// where no bar is drawn (the output is not a terminal). A long run in
+    /// a log then still shows its progress.
     Tenths,
 }
 
